@@ -1,0 +1,75 @@
+"""Balancer: many LLM API keys behind one endpoint."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Flask
+
+from balancer.config import ROOT, Config
+
+
+def create_app(config: Optional[Config] = None) -> Flask:
+    """Build the app: config, extensions, blueprints, errors, CLI, runtime."""
+    config = config or Config()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"), instance_path=str(config.INSTANCE_PATH))
+    app.config.from_object(config)
+    register_logging(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_runtime(app, config)
+    return app
+
+
+def register_logging(app: Flask, config: Config) -> None:
+    """One handler on the package logger, with key redaction."""
+    from balancer.logs import configure
+    configure(config.log_level())
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to this app."""
+    from balancer import models  # noqa: F401  (tables must be known to Alembic)
+    from balancer.extensions import csrf, db, migrate, sqlite_pragmas
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True,
+                     render_as_batch=True)
+    csrf.init_app(app)
+    with app.app_context():
+        sqlite_pragmas(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    """The proxy under its three prefixes, and the ops endpoints."""
+    from balancer import ops
+    from balancer.extensions import csrf
+    from balancer.proxy import openai_routes
+    from balancer.proxy.errors_http import PROXY_PREFIXES
+    csrf.exempt(openai_routes.bp)
+    for index, prefix in enumerate(PROXY_PREFIXES):
+        app.register_blueprint(openai_routes.bp, url_prefix=prefix,
+                               name="openai" if index == 0 else f"openai{index}")
+    app.register_blueprint(ops.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Errors in the caller's API format."""
+    from balancer.proxy.errors_http import register
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The ``flask keys ...`` commands."""
+    from balancer.cli import keys_cli
+    app.cli.add_command(keys_cli)
+
+
+def register_runtime(app: Flask, config: Config) -> None:
+    """The process's in-memory state and its background services."""
+    from balancer.background import Services
+    from balancer.runtime import Runtime
+    rt = Runtime(config)
+    app.extensions["balancer"] = rt
+    Services(app, rt)

@@ -1,0 +1,167 @@
+"""Background services of one process: bootstrap, flusher, sync loop, probes.
+
+Under gunicorn's gevent worker these threads are greenlets. They are the only
+code that reads or writes the database on behalf of the proxy.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+import sqlalchemy as sa
+from flask import Flask
+
+from balancer.extensions import db
+from balancer.keypool.sync import Syncer, persist
+from balancer.runtime import Runtime
+from balancer.services import keys as key_service
+from balancer.services import pools as pool_service
+from balancer.services import settings as settings_service
+from balancer.telemetry.flusher import write_records
+from balancer.upstream.errors import UpstreamError
+from balancer.upstream.providers import PROVIDERS, probe_headers
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.5
+BATCH = 5000
+
+
+class NotMigrated(RuntimeError):
+    """The database has no Balancer tables yet."""
+
+
+class Services:
+    """Starts, runs and stops the loops; flushes what is left on stop."""
+
+    def __init__(self, app: Flask, rt: Runtime):
+        self.app = app
+        self.rt = rt
+        self.syncer = Syncer(rt.keypool, rt.box.decrypt)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._flush_lock = threading.Lock()
+        self.last_flush_ok: Optional[float] = None
+        self.last_flush_error: Optional[str] = None
+        self.last_sync_ok: Optional[float] = None
+        rt.services = self
+
+    # -- lifecycle -------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Default pool, keys from GEMINI_API_KEYS, settings, catalog and key pool."""
+        with self.app.app_context():
+            inspector = sa.inspect(db.engine)
+            if not inspector.has_table("api_keys"):
+                raise NotMigrated("the database has no tables: run `flask db upgrade` first")
+            pool_service.ensure_default_pool()
+            settings_service.load(self.rt)
+            pool_service.load_catalog(self.rt)
+            result = key_service.import_env_keys(self.rt)
+            if result.added:
+                log.info("GEMINI_API_KEYS: %s", result.summary())
+            self.syncer.load_all(db.session)
+            db.session.remove()
+        self.rt.loaded = True
+        if not self.rt.catalog.auth_required:
+            log.warning("no client token is configured: the proxy accepts every caller "
+                        "(set ALLOWED_TOKENS or MASTER_API_KEY)")
+
+    def start(self) -> None:
+        """Bootstrap, then run the loops in the background."""
+        self.bootstrap()
+        self._stop.clear()
+        for name, fn, interval in (
+                ("flusher", self.flush, lambda: FLUSH_INTERVAL),
+                ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
+                ("probes", self.probe, self._probe_interval)):
+            t = threading.Thread(target=self._loop, args=(name, fn, interval),
+                                 name=f"balancer-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        log.info("background services started (%d keys loaded)", len(self.rt.keypool.key_ids()))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loops and flush everything buffered."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+        self.flush()
+        log.info("background services stopped; buffers flushed (%d records dropped in all)",
+                 self.rt.records.dropped)
+
+    def _loop(self, name: str, fn: Callable[[], None], interval: Callable[[], float]) -> None:
+        while not self._stop.wait(interval()):
+            try:
+                fn()
+            except Exception:  # a loop must survive a bad round; the next one retries
+                log.exception("background %s round failed", name)
+
+    def _probe_interval(self) -> float:
+        value = self.rt.settings.current.recovery_interval_seconds
+        return value if value > 0 else 60.0
+
+    # -- rounds ----------------------------------------------------------
+    def flush(self) -> None:
+        """Write queued transitions and request records; on failure keep them queued."""
+        with self._flush_lock, self.app.app_context():
+            transitions = self.rt.transitions.drain(BATCH)
+            records = self.rt.records.drain(BATCH)
+            if not transitions and not records:
+                return
+            try:
+                if transitions:
+                    persist(db.session, transitions)
+                write_records(db.session, records, self.rt.settings.current.log_requests)
+                db.session.commit()
+                self.last_flush_ok = time.time()
+                self.last_flush_error = None
+            except sa.exc.SQLAlchemyError as exc:
+                db.session.rollback()
+                self.rt.transitions.requeue(transitions)
+                self.rt.records.requeue(records)
+                self.last_flush_error = type(exc).__name__
+                log.warning("flush failed (%s); %d records kept for the next round",
+                            type(exc).__name__, len(self.rt.records))
+            finally:
+                db.session.remove()
+        # A big backlog drains in several batches without waiting a whole interval.
+        if len(self.rt.records) >= BATCH or len(self.rt.transitions) >= BATCH:
+            self.flush()
+
+    def sync(self) -> None:
+        """Pull settings, pools, client tokens and key changes from the database."""
+        with self.app.app_context():
+            try:
+                settings_service.load(self.rt)
+                pool_service.load_catalog(self.rt)
+                self.syncer.pull(db.session)
+                self.last_sync_ok = time.time()
+            finally:
+                db.session.remove()
+
+    def probe(self) -> None:
+        """Re-check disabled and ejected keys with a cheap call; success restores."""
+        if self.rt.settings.current.recovery_interval_seconds <= 0:
+            return
+        settings = self.rt.settings.current
+        for key, model in self.rt.keypool.probe_candidates():
+            pool = self.rt.catalog.pools.get(key.pool_id)
+            if pool is None or not pool.enabled or self._stop.is_set():
+                continue
+            provider = PROVIDERS[pool.kind]
+            call = provider.probe(pool.base_url, model)
+            try:
+                resp = self.rt.upstream.send(
+                    pool.id, pool.proxy_url, call.method, call.url,
+                    headers={**call.headers, **probe_headers(pool.kind, key.secret)}, body=None,
+                    stream=False, timeout=(settings.connect_timeout_seconds, 30.0))
+                ok = resp.status_code == 200
+                resp.close()
+            except UpstreamError:
+                ok = False
+            self.rt.push(self.rt.keypool.record_probe(key.id, model, ok))
+            log.info("probe of key %s%s: %s", key.id, f" for {model}" if model else "",
+                     "recovered" if ok else "still failing")

@@ -1,0 +1,182 @@
+"""Process configuration from the environment (and ``.env``).
+
+Every variable is listed in ``.env.example``. A bad value stops start-up with a
+``ConfigError`` that names the variable. Runtime settings that an operator
+changes while Balancer runs live in the database instead (``settings.py``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+GEMINI_KEY_RE = re.compile(r"AIza[0-9A-Za-z_-]{35}")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+class ConfigError(RuntimeError):
+    """A configuration variable has a value Balancer cannot use."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+def parse_bool(name: str, raw: Optional[str], default: bool) -> bool:
+    """Read a yes/no variable; junk is an error rather than a silent default."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def parse_int(name: str, raw: Optional[str], default: int, low: int, high: int) -> int:
+    """Read a bounded integer variable."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def split_list(raw: Optional[str]) -> list[str]:
+    """Split a comma- or whitespace-separated list, dropping empties."""
+    if not raw:
+        return []
+    return [part for part in re.split(r"[\s,]+", raw.strip()) if part]
+
+
+def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    """Check that a URL has one of the given schemes and a host."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(name, f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return raw.strip().rstrip("/")
+
+
+def parse_database_url(raw: Optional[str]) -> str:
+    """Accept SQLite, PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL) URLs."""
+    if not raw:
+        INSTANCE.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE / 'balancer.db'}"
+    url = raw.strip()
+    # Platforms hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("mysql://") or url.startswith("mariadb://"):
+        url = "mysql+pymysql://" + url.split("://", 1)[1]
+    if not url.startswith(("sqlite://", "postgresql+psycopg://", "mysql+pymysql://")):
+        raise ConfigError(
+            "DATABASE_URL",
+            "expected sqlite:///PATH, postgresql+psycopg://... or mysql+pymysql://...",
+        )
+    return url
+
+
+def parse_gemini_keys(raw: Optional[str]) -> list[str]:
+    """Keys from GEMINI_API_KEYS, de-duplicated, order kept."""
+    keys: list[str] = []
+    for item in split_list(raw):
+        item = item.strip("'\"[]")
+        if not item:
+            continue
+        if not GEMINI_KEY_RE.fullmatch(item):
+            # Never echo the value: it may be a real key with a typo.
+            raise ConfigError(
+                "GEMINI_API_KEYS",
+                f"entry {len(keys) + 1} does not look like a Gemini key (AIza followed by 35 characters)",
+            )
+        if item not in keys:
+            keys.append(item)
+    return keys
+
+
+def load_secret_key(raw: Optional[str], instance: Path) -> str:
+    """Use SECRET_KEY, or one generated once and kept in instance/ (mode 0600)."""
+    if raw and raw.strip():
+        if len(raw.strip()) < 16:
+            raise ConfigError("SECRET_KEY", "must be at least 16 characters")
+        return raw.strip()
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two workers starting together must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+class Config:
+    """Flask config built from an environment mapping."""
+
+    TESTING = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    JSON_SORT_KEYS = False
+
+    def __init__(self, env: Optional[Mapping[str, str]] = None):
+        if env is None:
+            load_dotenv(ROOT / ".env")
+            env = os.environ
+        get = env.get
+        self.INSTANCE_PATH = Path(get("BALANCER_INSTANCE_PATH") or INSTANCE)
+        self.SECRET_KEY = load_secret_key(get("SECRET_KEY"), self.INSTANCE_PATH)
+        self.ENCRYPTION_KEY = (get("ENCRYPTION_KEY") or "").strip() or None
+        self.ADMIN_PASSWORD = (get("ADMIN_PASSWORD") or "").strip() or None
+        self.SQLALCHEMY_DATABASE_URI = parse_database_url(get("DATABASE_URL"))
+        self.GEMINI_API_KEYS = parse_gemini_keys(get("GEMINI_API_KEYS"))
+        self.GEMINI_BASE_URL = parse_url(
+            "GEMINI_BASE_URL",
+            get("GEMINI_BASE_URL") or "https://generativelanguage.googleapis.com",
+            ("http", "https"),
+        )
+        self.ALLOWED_TOKENS = split_list(get("ALLOWED_TOKENS"))
+        self.MASTER_API_KEY = (get("MASTER_API_KEY") or "").strip() or None
+        proxy = (get("PROXY_URL") or "").strip()
+        self.PROXY_URL = parse_url("PROXY_URL", proxy, _PROXY_SCHEMES) if proxy else None
+        level = (get("LOG_LEVEL") or "INFO").strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ConfigError("LOG_LEVEL", f"expected one of {', '.join(_LOG_LEVELS)}, got {level!r}")
+        self.LOG_LEVEL = level
+        self.MAX_CONTENT_LENGTH = parse_int(
+            "MAX_REQUEST_MB", get("MAX_REQUEST_MB"), 20, 1, 1024) * 1024 * 1024
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+    def log_level(self) -> int:
+        """The numeric logging level."""
+        return getattr(logging, self.LOG_LEVEL)
+
+
+def engine_options(url: str) -> dict:
+    """Connection options per database kind."""
+    if url.startswith("sqlite"):
+        # The busy timeout lets several workers write the same file in turn;
+        # WAL (set on connect, see models/base.py) lets readers go on meanwhile.
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}

@@ -1,0 +1,64 @@
+"""Encryption at rest, masking and fingerprints of upstream keys."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Optional
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class SecretBox:
+    """Encrypts and decrypts stored secrets with Fernet.
+
+    The key is ``ENCRYPTION_KEY`` when set (a Fernet key), else derived from
+    ``SECRET_KEY`` with HKDF, so a default install needs no extra variable.
+    Older keys may be given to decrypt values written before a rotation.
+    """
+
+    def __init__(self, secret_key: str, encryption_key: Optional[str] = None,
+                 old_keys: tuple[str, ...] = ()):
+        primary = Fernet(encryption_key.encode()) if encryption_key else Fernet(derive_key(secret_key))
+        self._fernet = MultiFernet([primary, *(Fernet(k.encode()) for k in old_keys)])
+
+    def encrypt(self, plain: str) -> str:
+        """Return the token to store."""
+        return self._fernet.encrypt(plain.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        """Return the plain secret; raises ``ValueError`` without echoing anything."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError("stored secret cannot be decrypted with the configured key") from None
+
+
+def derive_key(secret_key: str) -> bytes:
+    """A Fernet key derived from SECRET_KEY (stable across restarts)."""
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"balancer-upstream-keys",
+               info=b"fernet").derive(secret_key.encode())
+    return base64.urlsafe_b64encode(raw)
+
+
+def fingerprint(secret: str) -> str:
+    """SHA-256 hex of a secret: de-duplicates keys without storing them twice.
+
+    API keys are long random strings, so a plain hash reveals nothing useful and
+    stays valid when SECRET_KEY changes.
+    """
+    return hashlib.sha256(secret.strip().encode()).hexdigest()
+
+
+def mask(secret: str) -> str:
+    """Show a secret as its first four and last three characters: ``AIza…9xQ``."""
+    secret = secret.strip()
+    if len(secret) < 12:
+        return "…" + secret[-2:] if len(secret) > 4 else "…"
+    return f"{secret[:4]}…{secret[-3:]}"
+
+
+def token_hash(token: str) -> str:
+    """Hash of a client token as stored (tokens are random; SHA-256 suffices)."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,34 @@
+"""The key pool: which upstream key serves a request, and how keys stay healthy.
+
+In memory and per process; see :mod:`balancer.keypool.pool`. No Flask, no I/O.
+"""
+from balancer.keypool.outcome import BACKOFF, RETRYABLE, Outcome, Verdict
+from balancer.keypool.pool import KeyPool
+from balancer.keypool.records import (
+    KeyRecord,
+    KeyStatus,
+    Lease,
+    ModelState,
+    NoKeyAvailable,
+    PoolPolicy,
+    Strategy,
+    Transition,
+    TransitionKind,
+)
+
+__all__ = [
+    "BACKOFF",
+    "RETRYABLE",
+    "KeyPool",
+    "KeyRecord",
+    "KeyStatus",
+    "Lease",
+    "ModelState",
+    "NoKeyAvailable",
+    "Outcome",
+    "PoolPolicy",
+    "Strategy",
+    "Transition",
+    "TransitionKind",
+    "Verdict",
+]

@@ -1,0 +1,34 @@
+"""Pools: a set of upstream keys of one provider."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from balancer.extensions import db
+from balancer.models.types import UTCDateTime, utcnow
+
+
+class Pool(db.Model):
+    """A provider endpoint and its keys; ``kind`` is ``gemini`` or ``openai``."""
+
+    __tablename__ = "pools"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="gemini")
+    #: None for the default Gemini pool: it follows GEMINI_BASE_URL.
+    base_url: so.Mapped[Optional[str]] = so.mapped_column(sa.String(512))
+    #: None: PROXY_URL from the environment applies.
+    proxy_url: so.Mapped[Optional[str]] = so.mapped_column(sa.String(512))
+    enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    is_default: so.Mapped[bool] = so.mapped_column(default=False)
+    #: runtime-setting overrides for this pool (name -> value).
+    overrides: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    keys: so.WriteOnlyMapped["ApiKey"] = so.relationship(  # noqa: F821
+        back_populates="pool", passive_deletes=True)

@@ -1,0 +1,1 @@
+"""The API proxy: client-facing routes, auth, the attempt loop and the relay."""

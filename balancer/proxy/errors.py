@@ -1,0 +1,37 @@
+"""Errors Balancer itself returns, in the shape of the caller's API."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Optional
+
+from flask import Response
+
+#: OpenAI error ``type`` per status, for Balancer's own errors.
+_OPENAI_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
+    415: "invalid_request_error", 429: "rate_limit_error", 500: "server_error",
+    502: "upstream_error", 503: "service_unavailable", 504: "timeout_error",
+}
+
+
+def openai_error(status: int, message: str, *, code: Optional[str] = None,
+                 param: Optional[str] = None, retry_after: Optional[float] = None,
+                 headers: Optional[dict] = None) -> Response:
+    """A JSON response in OpenAI's ``{"error": {...}}`` envelope."""
+    body = {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
+                      "param": param, "code": code}}
+    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+    if retry_after is not None:
+        resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def openai_stream_error(message: str, *, code: str = "upstream_error",
+                        etype: str = "server_error") -> bytes:
+    """An SSE event that makes OpenAI SDKs raise ``APIError`` mid-stream."""
+    body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
+    return b"data: " + json.dumps(body).encode() + b"\n\n"

@@ -1,0 +1,118 @@
+"""OpenAI-format routes: chat completions, embeddings, models.
+
+Mounted under /v1, /openai/v1 and /api/v1. Views parse and check what the
+client sent, then hand one ``ProxyCall`` to ``forward``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Union
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request
+
+from balancer.proxy.auth import authenticate_openai
+from balancer.proxy.errors import openai_error
+from balancer.proxy.forward import ProxyCall, forward
+from balancer.proxy.validate import BadRequest, check_model, json_object
+from balancer.runtime import ClientInfo, PoolInfo, Runtime
+
+bp = Blueprint("openai", __name__)
+
+
+def runtime() -> Runtime:
+    """The process's runtime."""
+    return current_app.extensions["balancer"]
+
+
+def _prepare() -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
+    rt = runtime()
+    client = authenticate_openai(request, rt.catalog)
+    if isinstance(client, Response):
+        return client
+    pool = rt.catalog.default_pool()
+    if pool is None or not rt.loaded:
+        return openai_error(503, "Balancer is starting: no key pool is loaded yet.",
+                            code="not_ready", retry_after=2)
+    if not pool.enabled:
+        return openai_error(503, f"Pool '{pool.name}' is switched off.", code="pool_disabled")
+    return rt, client, pool
+
+
+@bp.post("/chat/completions")
+def chat_completions():
+    """Chat, plain or streamed."""
+    prepared = _prepare()
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    try:
+        raw = request.get_data(cache=False)
+        body = json_object(raw)
+        model = check_model(body.get("model"))
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise BadRequest("'messages' must be a non-empty array.", "messages")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("'stream' must be true or false.", "stream")
+        options = body.get("stream_options")
+        if options is not None and not isinstance(options, dict):
+            raise BadRequest("'stream_options' must be an object.", "stream_options")
+    except BadRequest as exc:
+        return openai_error(exc.status, str(exc), param=exc.param, code="invalid_request")
+    wants_usage = bool((options or {}).get("include_usage"))
+    if stream and not wants_usage:
+        # Ask for usage on the client's behalf; the relay hides that chunk again.
+        body["stream_options"] = {**(options or {}), "include_usage": True}
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
+                     model=model, body=raw, stream=stream, wants_usage=wants_usage, client=client)
+    return forward(rt, pool, call)
+
+
+@bp.post("/embeddings")
+def embeddings():
+    """Embeddings; the body goes upstream unchanged."""
+    prepared = _prepare()
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    try:
+        raw = request.get_data(cache=False)
+        body = json_object(raw)
+        model = check_model(body.get("model"))
+        if body.get("input") in (None, "", []):
+            raise BadRequest("'input' is required.", "input")
+    except BadRequest as exc:
+        return openai_error(exc.status, str(exc), param=exc.param, code="invalid_request")
+    call = ProxyCall(route="embeddings", method="POST", path="embeddings", model=model,
+                     body=raw, client=client)
+    return forward(rt, pool, call)
+
+
+@bp.get("/models")
+def list_models():
+    """The models the default pool's upstream offers."""
+    prepared = _prepare()
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    call = ProxyCall(route="models", method="GET", path="models", model=None, body=None,
+                     client=client)
+    return forward(rt, pool, call)
+
+
+@bp.get("/models/<path:model_id>")
+def get_model(model_id: str):
+    """One model."""
+    prepared = _prepare()
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    try:
+        model = check_model(model_id, "model")
+    except BadRequest as exc:
+        return openai_error(exc.status, str(exc), param="model", code="invalid_model")
+    call = ProxyCall(route="models.get", method="GET", path=f"models/{quote(model, safe='/')}",
+                     model=None, body=None, client=client)
+    return forward(rt, pool, call)

@@ -1,0 +1,157 @@
+"""Relaying a streamed answer as it arrives, and closing the books on a request."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Iterator
+
+import requests
+from flask import Response
+
+from balancer.keypool.outcome import Outcome, Verdict
+from balancer.keypool.records import Lease
+from balancer.proxy.errors import openai_stream_error
+from balancer.proxy.sse import OpenAIStreamTap, usage_tokens
+from balancer.runtime import Runtime
+from balancer.telemetry import record as rec
+from balancer.telemetry.record import RequestRecord
+from balancer.upstream.errors import UpstreamError, map_requests_error
+from balancer.upstream.network import classify_exception
+from balancer.upstream.providers import Provider
+from balancer.upstream.sanitize import redact
+
+log = logging.getLogger("balancer.proxy")
+
+#: Mid-stream failures that still say something about the key.
+_PENALISED_MID_STREAM = (Outcome.RATE_LIMITED, Outcome.KEY_INVALID, Outcome.NO_ACCESS)
+
+
+def iter_chunks(resp: requests.Response) -> Iterator[bytes]:
+    """Upstream bytes as they arrive; transport failures as ``UpstreamError``."""
+    try:
+        if resp.raw.chunked:
+            # chunk_size=None yields each HTTP chunk the moment it is read.
+            yield from resp.iter_content(chunk_size=None)
+        else:
+            while True:
+                data = resp.raw.read1(65536)
+                if not data:
+                    return
+                yield data
+    except requests.RequestException as exc:
+        raise map_requests_error(exc) from None
+    except (OSError, ValueError) as exc:
+        # urllib3 errors that requests did not wrap (read1 path).
+        raise map_requests_error(requests.ConnectionError(type(exc).__name__)) from None
+
+
+class StreamRelay:
+    """Sends a 200 stream on to the client and settles the key when it ends."""
+
+    def __init__(self, rt: Runtime, provider: Provider, lease: Lease, resp: requests.Response,
+                 record: RequestRecord, started: float, hide_usage_chunk: bool):
+        self.rt = rt
+        self.provider = provider
+        self.lease = lease
+        self.resp = resp
+        self.record = record
+        self.started = started
+        self.tap = OpenAIStreamTap(hide_usage_chunk)
+
+    def response(self, first: bytes, rest: Iterator[bytes]) -> Response:
+        """The Flask response; status and headers are fixed before the body starts."""
+        out = Response(self._generate(first, rest), status=self.resp.status_code,
+                       mimetype="text/event-stream")
+        out.headers["Cache-Control"] = "no-cache"
+        out.headers["X-Accel-Buffering"] = "no"
+        _balancer_headers(out, self.record, self.started)
+        return out
+
+    def _generate(self, first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+        verdict = Verdict(Outcome.SUCCESS, status=200)
+        record = self.record
+        record.status = self.resp.status_code
+        try:
+            for chunk in _chain(first, rest):
+                out = self.tap.feed(chunk)
+                if out:
+                    if record.ttfb_ms is None:
+                        record.ttfb_ms = _ms(self.started)
+                    yield out
+            tail = self.tap.finish()
+            if tail:
+                yield tail
+            if self.tap.error is not None:
+                verdict = self._error_verdict(self.tap.error)
+            elif not self.tap.done:
+                verdict = Verdict(Outcome.INTERRUPTED, reason="stream_cut",
+                                  message="upstream ended the stream without [DONE]")
+                yield openai_stream_error("The upstream ended the stream early.",
+                                          code="stream_cut")
+        except UpstreamError as err:
+            verdict = classify_exception(err)
+            verdict = Verdict(Outcome.INTERRUPTED, reason=verdict.reason, message=verdict.message)
+            yield openai_stream_error(f"The upstream stream failed ({verdict.reason}).",
+                                      code=verdict.reason or "upstream_error")
+        except GeneratorExit:
+            verdict = Verdict(Outcome.INTERRUPTED, reason="client_gone")
+            record.error_class = rec.CLIENT_GONE
+            raise
+        finally:
+            # Closing at once frees the upstream connection (and its quota) as
+            # soon as the client has gone.
+            self.resp.close()
+            self.rt.push(self.rt.keypool.release(self.lease, verdict))
+            record.tokens_in, record.tokens_out = usage_tokens(self.tap.usage)
+            if verdict.outcome is not Outcome.SUCCESS and record.error_class is None:
+                record.error_class = (rec.RATE_LIMITED if verdict.outcome is Outcome.RATE_LIMITED
+                                      else rec.UPSTREAM_ERROR)
+                record.error_message = verdict.message or verdict.reason
+            finish_record(self.rt, record, self.started)
+
+    def _error_verdict(self, err: dict) -> Verdict:
+        code = err.get("code")
+        status = code if isinstance(code, int) and 400 <= code < 600 else 500
+        body = json.dumps({"error": err}).encode()
+        verdict = self.provider.classify(status, {}, body, self.rt.clock())
+        if verdict.outcome in _PENALISED_MID_STREAM:
+            return verdict
+        return Verdict(Outcome.INTERRUPTED, reason=verdict.reason, status=status,
+                       message=verdict.message)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _balancer_headers(out: Response, record: RequestRecord, started: float) -> None:
+    """Which key (its id, never the key) and how many attempts served this."""
+    out.headers["x-balancer-attempts"] = str(record.attempts)
+    if record.key_id is not None:
+        out.headers["x-balancer-key"] = str(record.key_id)
+
+
+def finish_record(rt: Runtime, record: RequestRecord, started: float,
+                  out: Response | None = None) -> Response | None:
+    """Stamp latency, queue the record, write the request's log line."""
+    record.latency_ms = _ms(started)
+    if record.ttfb_ms is None and out is not None:
+        record.ttfb_ms = record.latency_ms
+    if record.error_message:
+        record.error_message = redact(record.error_message)[:1000]
+    rt.records.append(record)
+    log.info("%s %s model=%s key=%s status=%s attempts=%d latency_ms=%d ttfb_ms=%s%s",
+             record.api_format, record.route, record.model or "-", record.key_id or "-",
+             record.status, record.attempts, record.latency_ms,
+             record.ttfb_ms if record.ttfb_ms is not None else "-",
+             f" error={record.error_class}" if record.error_class else "")
+    if out is not None:
+        _balancer_headers(out, record, started)
+    return out

@@ -1,0 +1,116 @@
+"""Everything one process holds in memory to serve requests without the database.
+
+``create_app`` builds one ``Runtime`` per process and keeps it in
+``app.extensions["balancer"]``. The proxy reads it; the background loops
+(``background.py``) fill it from the database and write its changes back.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+from balancer.config import Config
+from balancer.crypto import SecretBox, token_hash
+from balancer.keypool.pool import KeyPool
+from balancer.keypool.records import PoolPolicy, Transition
+from balancer.settings import SettingsCache
+from balancer.telemetry.buffer import Buffer
+from balancer.telemetry.record import RequestRecord
+from balancer.upstream.session import UpstreamClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """A pool as the proxy needs it."""
+
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    proxy_url: Optional[str]
+    enabled: bool
+    is_default: bool
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who sent a request: a stored token (with id) or one from the environment."""
+
+    id: Optional[int]
+    name: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Pools and client tokens, swapped whole when the sync loop reloads them."""
+
+    pools: dict[int, PoolInfo] = field(default_factory=dict)
+    #: sha256(token) -> client; env tokens included.
+    clients: dict[str, ClientInfo] = field(default_factory=dict)
+
+    def default_pool(self) -> Optional[PoolInfo]:
+        """The pool that serves requests naming no other."""
+        for pool in self.pools.values():
+            if pool.is_default:
+                return pool
+        return next(iter(self.pools.values()), None)
+
+    @property
+    def auth_required(self) -> bool:
+        """Open access only while no token exists at all."""
+        return bool(self.clients)
+
+    def client_for(self, token: str) -> Optional[ClientInfo]:
+        """The client a presented token belongs to, or None.
+
+        Every stored hash is compared, in constant time, so the answer's timing
+        says nothing about how close a guess came or which token matched.
+        """
+        digest = token_hash(token)
+        match = None
+        for stored, client in self.clients.items():
+            if hmac.compare_digest(stored, digest):
+                match = client
+        return match
+
+
+def env_clients(config: Config) -> dict[str, ClientInfo]:
+    """Client tokens configured in the environment."""
+    clients = {token_hash(t): ClientInfo(None, f"env:…{t[-4:]}") for t in config.ALLOWED_TOKENS}
+    if config.MASTER_API_KEY:
+        clients[token_hash(config.MASTER_API_KEY)] = ClientInfo(None, "master")
+    return clients
+
+
+class Runtime:
+    """The process's key pool, settings, catalogs, buffers and HTTP client."""
+
+    def __init__(self, config: Config, clock=None):
+        import time
+        self.config = config
+        self.clock = clock or time.time
+        self.box = SecretBox(config.SECRET_KEY, config.ENCRYPTION_KEY)
+        self.settings = SettingsCache()
+        self.catalog = Catalog(clients=env_clients(config))
+        self.keypool = KeyPool(self.policy_for, clock=self.clock)
+        self.records: Buffer[RequestRecord] = Buffer(maxlen=200_000)
+        self.transitions: Buffer[Transition] = Buffer(maxlen=200_000)
+        self.upstream = UpstreamClient()
+        #: True once keys, settings and catalogs were loaded from the database.
+        self.loaded = False
+        self.services = None  # set by background.Services
+
+    def policy_for(self, pool_id: int) -> PoolPolicy:
+        """The key-pool policy of a pool: settings plus the pool's overrides."""
+        pool = self.catalog.pools.get(pool_id)
+        return self.settings.current.policy(pool.overrides if pool else None)
+
+    def push(self, transitions: list[Transition]) -> None:
+        """Queue transitions for the database (written within a second)."""
+        if transitions:
+            self.transitions.extend(transitions)

@@ -1,0 +1,1 @@
+"""Operations shared by the admin views and the CLI; they commit."""

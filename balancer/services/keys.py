@@ -1,0 +1,232 @@
+"""Upstream keys: add, import, export, list, enable, disable, delete."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Optional
+
+import sqlalchemy as sa
+
+from balancer.config import GEMINI_KEY_RE
+from balancer.crypto import fingerprint, mask
+from balancer.extensions import db
+from balancer.keypool.days import pacific_day
+from balancer.keypool.records import KeyRecord, KeyStatus
+from balancer.models import ApiKey, KeyEvent, KeyModelState, Pool
+from balancer.models.types import to_epoch, utcnow
+from balancer.runtime import Runtime
+from balancer.services.pools import ensure_default_pool
+
+#: Anything that starts like a Gemini key; those that fail the full pattern
+#: are reported as malformed rather than silently ignored.
+_KEYISH_RE = re.compile(r"AIza[0-9A-Za-z_\-]*")
+_OPENAI_KEY_RE = re.compile(r"\b(?:sk|gsk|csk)-[A-Za-z0-9_\-]{16,}")
+
+
+@dataclass
+class AddResult:
+    """What an add or import did, in counts (never the keys)."""
+
+    added: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    malformed: int = 0
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (f"{len(self.added)} added, {self.duplicates} already present, "
+                f"{self.malformed} malformed")
+
+
+def find_keys(text: str, kind: str = "gemini") -> tuple[list[str], int]:
+    """Keys found in any text by their pattern, de-duplicated; plus malformed count."""
+    found: list[str] = []
+    malformed = 0
+    if kind == "gemini":
+        for match in _KEYISH_RE.finditer(text):
+            candidate = match.group(0)
+            if GEMINI_KEY_RE.fullmatch(candidate):
+                if candidate not in found:
+                    found.append(candidate)
+            else:
+                malformed += 1
+    else:
+        for match in _OPENAI_KEY_RE.finditer(text):
+            if match.group(0) not in found:
+                found.append(match.group(0))
+    return found, malformed
+
+
+def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *,
+             label: Optional[str] = None, group: Optional[str] = None,
+             tags: Optional[list] = None, enabled: bool = True) -> AddResult:
+    """Store new keys encrypted; keys already in the pool are counted, not re-added."""
+    pool = pool or ensure_default_pool()
+    result = AddResult()
+    existing = set(db.session.scalars(sa.select(ApiKey.fingerprint).where(ApiKey.pool_id == pool.id)))
+    new_rows = []
+    for secret in secrets:
+        secret = secret.strip()
+        fp = fingerprint(secret)
+        if fp in existing:
+            result.duplicates += 1
+            continue
+        existing.add(fp)
+        row = ApiKey(pool_id=pool.id, secret_encrypted=rt.box.encrypt(secret), fingerprint=fp,
+                     display=mask(secret), label=label, group_name=group, tags=list(tags or []),
+                     enabled=enabled, status=KeyStatus.ACTIVE.value, updated_at=utcnow())
+        db.session.add(row)
+        new_rows.append((row, secret))
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Another process added some of the same keys meanwhile: add one by one.
+        db.session.rollback()
+        return _add_one_by_one(rt, [s for _, s in new_rows], pool, label, group, tags, enabled, result)
+    for row, _ in new_rows:
+        db.session.add(KeyEvent(key_id=row.id, event="add", reason=label))
+    db.session.commit()
+    for row, secret in new_rows:
+        result.added.append(row.id)
+        rt.keypool.upsert_key(_record(row, secret))
+    return result
+
+
+def _add_one_by_one(rt, secrets, pool, label, group, tags, enabled, result: AddResult) -> AddResult:
+    for secret in secrets:
+        one = add_keys(rt, [secret], pool, label=label, group=group, tags=tags, enabled=enabled)
+        result.added.extend(one.added)
+        result.duplicates += one.duplicates
+    return result
+
+
+def _record(row: ApiKey, secret: str) -> KeyRecord:
+    today = pacific_day()
+    return KeyRecord(id=row.id, pool_id=row.pool_id, secret=secret, group=row.group_name,
+                     enabled=row.enabled, status=KeyStatus(row.status),
+                     disabled_reason=row.disabled_reason or "",
+                     requests_today=row.requests_today if row.requests_today_date == today else 0,
+                     updated_at=to_epoch(row.updated_at) or 0.0)
+
+
+def import_env_keys(rt: Runtime) -> AddResult:
+    """GEMINI_API_KEYS into the default pool; a restart re-adds nothing."""
+    if not rt.config.GEMINI_API_KEYS:
+        return AddResult()
+    return add_keys(rt, rt.config.GEMINI_API_KEYS, ensure_default_pool(), label="env")
+
+
+def import_text(rt: Runtime, text: str, pool: Optional[Pool] = None) -> AddResult:
+    """Our JSON export, or any text in which keys are found by their pattern."""
+    pool = pool or ensure_default_pool()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
+        result = AddResult()
+        for item in doc["keys"]:
+            secret = item.get("key") if isinstance(item, dict) else None
+            if not isinstance(secret, str) or "…" in secret:
+                result.malformed += 1  # masked exports cannot be imported back
+                continue
+            one = add_keys(rt, [secret], pool, label=item.get("label"), group=item.get("group"),
+                           tags=item.get("tags") or [], enabled=bool(item.get("enabled", True)))
+            result.added.extend(one.added)
+            result.duplicates += one.duplicates
+        return result
+    found, malformed = find_keys(text, pool.kind)
+    result = add_keys(rt, found, pool)
+    result.malformed += malformed
+    return result
+
+
+def export(rt: Runtime, reveal: bool = False) -> dict:
+    """Every key as our JSON export; masked unless ``reveal``."""
+    out = []
+    for row, pool_name in db.session.execute(
+            sa.select(ApiKey, Pool.name).join(Pool).order_by(ApiKey.id)):
+        secret = rt.box.decrypt(row.secret_encrypted) if reveal else row.display
+        out.append({"id": row.id, "pool": pool_name, "key": secret, "label": row.label,
+                    "group": row.group_name, "tags": row.tags or [], "enabled": row.enabled})
+    return {"version": 1, "exported_at": _iso(utcnow()), "keys": out}
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def overall_status(row: ApiKey, states: list[KeyModelState], now: datetime) -> str:
+    """disabled (dead or switched off), cooling_down (no model usable now), else active."""
+    if not row.enabled or row.status == KeyStatus.DISABLED.value:
+        return "disabled"
+    if states and all(s.cooldown_until and s.cooldown_until > now for s in states):
+        return "cooling_down"
+    return "active"
+
+
+def list_keys() -> list[dict]:
+    """Every key with its counters and per-model state (for the CLI and the UI)."""
+    now = utcnow()
+    by_key: dict[int, list[KeyModelState]] = {}
+    for st in db.session.scalars(sa.select(KeyModelState).order_by(KeyModelState.model)):
+        by_key.setdefault(st.key_id, []).append(st)
+    rows = []
+    for row, pool_name in db.session.execute(sa.select(ApiKey, Pool.name).join(Pool).order_by(ApiKey.id)):
+        states = by_key.get(row.id, [])
+        cooling = [s.cooldown_until for s in states if s.cooldown_until and s.cooldown_until > now]
+        status = overall_status(row, states, now)
+        rows.append({
+            "id": row.id, "pool": pool_name, "label": row.label, "group": row.group_name,
+            "key": row.display, "enabled": row.enabled, "status": status,
+            "disabled_reason": row.disabled_reason or (None if row.enabled else "switched off"),
+            "cooldown_until": _iso(max(cooling)) if status == "cooling_down" else None,
+            "requests": row.request_count, "failures": row.failure_count,
+            "tokens_in": row.tokens_in, "tokens_out": row.tokens_out,
+            "last_used": _iso(row.last_used_at), "last_error": row.last_error,
+            "models": {s.model: {
+                "status": "cooling_down" if s.cooldown_until and s.cooldown_until > now else "active",
+                "reason": s.reason, "cooldown_until": _iso(s.cooldown_until) if s.cooldown_until and s.cooldown_until > now else None,
+                "consecutive_failures": s.consecutive_failures} for s in states},
+        })
+    return rows
+
+
+def get_key(key_id: int) -> ApiKey:
+    """A key by id; LookupError when there is none."""
+    row = db.session.get(ApiKey, key_id)
+    if row is None:
+        raise LookupError(f"no key with id {key_id}")
+    return row
+
+
+def set_enabled(rt: Runtime, key_id: int, enabled: bool) -> ApiKey:
+    """Switch a key on or off; switching on also clears a health disable."""
+    row = get_key(key_id)
+    row.enabled = enabled
+    if enabled:
+        row.status = KeyStatus.ACTIVE.value
+        row.disabled_reason = None
+        # Cleared rather than deleted, so other processes see newer rows and follow.
+        db.session.execute(sa.update(KeyModelState).where(KeyModelState.key_id == key_id).values(
+            cooldown_until=None, reason=None, consecutive_failures=0, ejections=0,
+            rate_limit_streak=0, updated_at=utcnow()))
+    row.updated_at = utcnow()
+    db.session.add(KeyEvent(key_id=key_id, event="enable" if enabled else "disable",
+                            reason="by operator"))
+    db.session.commit()
+    rt.keypool.upsert_key(_record(row, rt.box.decrypt(row.secret_encrypted)))
+    if enabled:
+        rt.keypool.restore(key_id)
+    return row
+
+
+def delete(rt: Runtime, key_id: int) -> None:
+    """Remove a key and its state for good."""
+    row = get_key(key_id)
+    db.session.execute(sa.delete(KeyModelState).where(KeyModelState.key_id == key_id))
+    db.session.delete(row)
+    db.session.add(KeyEvent(key_id=key_id, event="delete", reason="by operator"))
+    db.session.commit()
+    rt.keypool.remove_key(key_id)

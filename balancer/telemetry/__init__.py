@@ -1,0 +1,1 @@
+"""Request records: buffered on the request path, flushed to the database in batches."""

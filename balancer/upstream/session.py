@@ -1,0 +1,74 @@
+"""The one place that talks HTTP to upstreams: sessions, pools, timeouts."""
+from __future__ import annotations
+
+import threading
+from typing import Mapping, Optional
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from balancer.upstream.errors import UpstreamError, map_requests_error
+
+
+class UpstreamClient:
+    """One ``requests.Session`` per (pool, outgoing proxy), sized for the worker.
+
+    Sessions keep connections alive across requests, so a proxied call costs
+    no new TCP or TLS handshake; the adapter's pool must be as large as the
+    worker's concurrency or requests would queue for a connection.
+    """
+
+    def __init__(self, pool_maxsize: int = 1000, user_agent: str = "Balancer"):
+        self._sessions: dict[tuple[int, Optional[str]], requests.Session] = {}
+        self._lock = threading.Lock()
+        self._pool_maxsize = pool_maxsize
+        self._user_agent = user_agent
+
+    def session(self, pool_id: int, proxy_url: Optional[str]) -> requests.Session:
+        """The session for a pool and proxy, created on first use."""
+        key = (pool_id, proxy_url)
+        found = self._sessions.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._sessions.get(key)
+            if found is None:
+                found = self._sessions[key] = self._new_session(proxy_url)
+            return found
+
+    def _new_session(self, proxy_url: Optional[str]) -> requests.Session:
+        s = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_maxsize, max_retries=0)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        # Environment proxies (HTTP_PROXY, ...) must not silently reroute keys.
+        s.trust_env = False
+        if proxy_url:
+            s.proxies = {"http": proxy_url, "https": proxy_url}
+        s.headers["User-Agent"] = self._user_agent
+        return s
+
+    def send(self, pool_id: int, proxy_url: Optional[str], method: str, url: str, *,
+             headers: Mapping[str, str], body: Optional[bytes], stream: bool,
+             timeout: tuple[float, float]) -> requests.Response:
+        """Send one call; any transport failure raises an ``UpstreamError``.
+
+        :param timeout: (connect, read) seconds; read applies between bytes.
+        :raises UpstreamError: timeouts, unreachable hosts, broken proxies.
+        """
+        try:
+            return self.session(pool_id, proxy_url).request(
+                method, url, headers=dict(headers), data=body, stream=stream,
+                timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise map_requests_error(exc) from None
+
+    def close(self) -> None:
+        """Close every session's connections."""
+        with self._lock:
+            for s in self._sessions.values():
+                s.close()
+            self._sessions.clear()
+
+
+__all__ = ["UpstreamClient", "UpstreamError"]

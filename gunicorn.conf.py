@@ -1,0 +1,31 @@
+"""gunicorn settings for Balancer (used by `make run` and the Procfile)."""
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gevent"
+# Each worker serves this many requests (streams included) at once.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "2000"))
+# With gevent this is a heartbeat timeout, not a request timeout: long streams are fine.
+timeout = 60
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+wsgi_app = "wsgi:app"
+# No preload: the gevent worker must patch the standard library before the app
+# (and requests, and the database drivers) are imported.
+preload_app = False
+accesslog = None  # Balancer writes one line per proxied request itself.
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker):
+    """Load keys and settings, then start the background services of this worker."""
+    worker.wsgi.extensions["balancer"].services.start()
+
+
+def worker_exit(server, worker):
+    """Flush everything buffered before the worker goes away."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and "balancer" in app.extensions:
+        app.extensions["balancer"].services.stop()

@@ -1,0 +1,147 @@
+"""Fixtures: a real database (BALANCER_TEST_DB), the fake upstream, an app, a client."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from balancer import create_app
+from balancer.config import Config
+from tests.fake_upstream import FakeUpstream, make_key
+
+TOKEN = "test-client-token"
+SECRET = "test-secret-key-that-is-long-enough"
+
+DATABASES = {
+    "sqlite": None,
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
+}
+
+
+def database_kind() -> str:
+    """Which database this run uses (BALANCER_TEST_DB, default sqlite)."""
+    kind = os.environ.get("BALANCER_TEST_DB", "sqlite")
+    if kind not in DATABASES:
+        raise pytest.UsageError(f"BALANCER_TEST_DB must be one of {', '.join(DATABASES)}")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A migrated, empty database for the whole run."""
+    url = DATABASES[database_kind()] or f"sqlite:///{tmp_path_factory.mktemp('db') / 'balancer.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        meta = sa.MetaData()
+        meta.reflect(conn)
+        meta.drop_all(conn)
+    engine.dispose()
+    app = create_app(Config(test_env(url, "http://127.0.0.1:9", tmp_path_factory.mktemp("inst"))))
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+        from balancer.extensions import db
+        db.engine.dispose()
+    return url
+
+
+def test_env(url: str, upstream: str, instance, **extra) -> dict:
+    """The environment a test app is configured from."""
+    env = {"DATABASE_URL": url, "SECRET_KEY": SECRET, "GEMINI_BASE_URL": upstream,
+           "ALLOWED_TOKENS": TOKEN, "BALANCER_INSTANCE_PATH": str(instance), "LOG_LEVEL": "INFO"}
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+@pytest.fixture(scope="session")
+def fake():
+    """The fake upstream, serving for the whole run."""
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(fake):
+    """The fake upstream, reset for this test."""
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+def _empty_tables(db) -> None:
+    from balancer.extensions import Base
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def make_app(database_url, upstream, tmp_path):
+    """Build apps on the shared database (emptied first); extra env as keyword args."""
+    from balancer.extensions import db
+    apps = []
+
+    def build(**extra):
+        app = create_app(Config(test_env(database_url, upstream.url, tmp_path, **extra)))
+        app.config["TESTING"] = True
+        if not apps:
+            with app.app_context():
+                _empty_tables(db)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        rt = app.extensions["balancer"]
+        if rt.services is not None:
+            rt.services.stop(timeout=5)
+        rt.upstream.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """An app whose key pool is loaded (no background threads: tests flush by hand)."""
+    app = make_app()
+    app.extensions["balancer"].services.bootstrap()
+    return app
+
+
+@pytest.fixture
+def rt(app):
+    """The app's runtime."""
+    return app.extensions["balancer"]
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def auth():
+    """Headers of an authenticated OpenAI-style client."""
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def keys(rt, app, upstream):
+    """Add n fake Gemini keys to the default pool; ``modes`` scripts some in the fake."""
+    from balancer.services import keys as key_service
+
+    def add(n: int, tag: str = "k", modes=None, group=None) -> list[str]:
+        made = [make_key(tag, i) for i in range(n)]
+        with app.app_context():
+            key_service.add_keys(rt, made, group=group)
+        for key, spec in (modes or {}).items():
+            spec = spec if isinstance(spec, dict) else {"mode": spec}
+            upstream.set_key(key, **spec)
+        return made
+
+    return add

@@ -1,0 +1,312 @@
+"""Gemini's native API under ``/v1beta`` and ``/v1`` (reference sections 1 and 2)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Optional
+
+from . import catalogue, content
+from . import google_errors as gerr
+from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
+from .flavour import Flavour
+from .wire import (
+    GOOGLE_HEADERS,
+    JSON_TYPE,
+    SSE_TYPE,
+    Call,
+    Reply,
+    dumps_google,
+    dumps_pretty,
+    stream,
+)
+
+_ACTIONS = {
+    "generateContent": KIND_GENERATE,
+    "streamGenerateContent": KIND_STREAM,
+    "countTokens": KIND_OTHER,
+    "embedContent": KIND_OTHER,
+    "batchEmbedContents": KIND_OTHER,
+}
+# GenerateContentRequest fields; proto JSON accepts both spellings.
+_REQUEST_FIELDS = frozenset(
+    {
+        "model",
+        "contents",
+        "tools",
+        "toolConfig",
+        "tool_config",
+        "safetySettings",
+        "safety_settings",
+        "systemInstruction",
+        "system_instruction",
+        "generationConfig",
+        "generation_config",
+        "cachedContent",
+        "cached_content",
+    }
+)
+_PAGE_DEFAULT, _PAGE_MAX = 50, 1000
+_THOUGHTS = 12
+
+
+def _headers(content_type: str = JSON_TYPE) -> list[tuple[str, str]]:
+    return [("Content-Type", content_type), *GOOGLE_HEADERS]
+
+
+def page_token(last_name: str) -> str:
+    """An opaque page token: base64 of a tiny protobuf holding the last model name."""
+    raw = last_name.encode()
+    return base64.b64encode(b"\n" + bytes([len(raw)]) + raw).decode("ascii")
+
+
+def _page_start(token: str) -> Optional[int]:
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    names = [m["name"] for m in catalogue.GEMINI_MODELS]
+    name = raw[2 : 2 + raw[1]].decode("utf-8", "replace") if len(raw) > 2 else ""
+    return names.index(name) + 1 if name in names else None
+
+
+def _texts(body: dict[str, Any]) -> tuple[list[str], str]:
+    """All prompt texts (for token counts) and the last user text (for the echo)."""
+    texts, last_user = [], ""
+    system = body.get("systemInstruction") or body.get("system_instruction")
+    if isinstance(system, dict):
+        texts.append(content.text_of_parts(system.get("parts")))
+    contents = body.get("contents")
+    for turn in contents if isinstance(contents, list) else []:
+        if not isinstance(turn, dict):
+            continue
+        text = content.text_of_parts(turn.get("parts"))
+        texts.append(text)
+        if turn.get("role", "user") == "user" and text:
+            last_user = text
+    return texts, last_user
+
+
+def _thoughts(model: dict[str, Any], body: dict[str, Any]) -> int:
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    return 0 if not catalogue.thinks(model) or budget == 0 else _THOUGHTS
+
+
+def usage(prompt: int, answer: int = 0, thoughts: int = 0, final: bool = True) -> dict:
+    """``usageMetadata``: prompt and total only on early stream chunks, everything at the end."""
+    meta: dict[str, Any] = {"promptTokenCount": prompt}
+    total = prompt
+    if final:
+        meta["candidatesTokenCount"] = answer
+        total += answer + thoughts
+    meta["totalTokenCount"] = total
+    meta["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    if final and thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+    return meta
+
+
+class NativeFlavour(Flavour):
+    """``/v1beta/models...`` and ``/v1/models...``; keys by ``?key=`` or ``x-goog-api-key``."""
+
+    name = "native"
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def route(self, call: Call) -> bool:
+        """Map ``models``, ``models/{id}`` and ``models/{id}:{method}``."""
+        sub = call.sub
+        if sub == "models" and call.method == "GET":
+            call.action, call.kind = "list", KIND_META
+            return True
+        if not sub.startswith("models/"):
+            return False
+        name, _, method = sub[len("models/") :].partition(":")
+        if not name:
+            return False
+        call.model = name
+        if not method:
+            call.action, call.kind = "get", KIND_META
+            return call.method == "GET"
+        call.action = method
+        call.kind = _ACTIONS.get(method, KIND_OTHER)
+        return method in _ACTIONS and call.method == "POST"
+
+    def _error(self, call: Call, envelope: gerr.Envelope, mode: str = "good") -> Reply:
+        status, body = envelope
+        # Errors on ?alt=sse calls were seen with Content-Type: text/event-stream.
+        sse = call.action == "streamGenerateContent" and call.query.get("alt") == "sse"
+        headers = _headers(SSE_TYPE if sse else JSON_TYPE)
+        return Reply(status, dumps_pretty(body) + b"\n", headers, mode)
+
+    def _json(self, obj: Any) -> Reply:
+        return Reply(200, dumps_pretty(obj) + b"\n", _headers())
+
+    def auth_error(self, call: Call) -> Optional[Reply]:
+        """403 without a key; 401 for a key sent as a Bearer token (that is for OAuth)."""
+        if call.key_via == "bearer":
+            return self._error(call, gerr.bearer_not_oauth())
+        if not call.key:
+            return self._error(call, gerr.unregistered_caller())
+        return None
+
+    def bad_json(self, call: Call, detail: str) -> Reply:
+        """400 INVALID_ARGUMENT."""
+        return self._error(call, gerr.bad_json(detail))
+
+    def mode_error(self, call: Call, script: Script) -> Reply:
+        """The scripted Google envelope."""
+        envelope = gerr.mode_error(script.mode, call.key or "", call.model, script.retry_seconds())
+        return self._error(call, envelope, script.mode)
+
+    def path_not_found(self, call: Call) -> Reply:
+        """404 NOT_FOUND."""
+        return self._error(call, gerr.path_not_found(call.path))
+
+    def _not_found(self, call: Call, method: str) -> Reply:
+        return self._error(call, gerr.model_not_found(call.model or "", method, call.version))
+
+    def _missing(self, call: Call, field: str) -> Reply:
+        name = field.rsplit(".", 1)[-1]
+        message = f"* {field}: {name} is not specified\n"
+        return self._error(call, gerr.invalid_argument(message))
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def answer(self, call: Call, script: Script) -> Reply:
+        """Dispatch to the endpoint."""
+        if call.action == "list":
+            return self._list(call)
+        model = catalogue.gemini_model(call.model)
+        if call.action == "get":
+            if model is None:
+                return self._not_found(call, "get")
+            return self._json(catalogue.public(model))
+        if not catalogue.supports(model, call.action):
+            return self._not_found(call, call.action)
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.action == "countTokens":
+            return self._count(body)
+        if call.action in ("embedContent", "batchEmbedContents"):
+            return self._embed(call, body)
+        return self._generate(call, script, model, body)
+
+    def _list(self, call: Call) -> Reply:
+        try:
+            size = int(call.query.get("pageSize") or _PAGE_DEFAULT)
+        except ValueError:
+            return self._error(call, gerr.invalid_argument())
+        size = _PAGE_DEFAULT if size <= 0 else min(size, _PAGE_MAX)
+        start = 0
+        if call.query.get("pageToken"):
+            found = _page_start(call.query["pageToken"])
+            if found is None:
+                return self._error(call, gerr.invalid_argument("Invalid page token."))
+            start = found
+        page = catalogue.gemini_public(start, start + size)
+        result: dict[str, Any] = {"models": page}
+        if start + size < len(catalogue.GEMINI_MODELS):
+            result["nextPageToken"] = page_token(page[-1]["name"])
+        return self._json(result)
+
+    def _count(self, body: dict[str, Any]) -> Reply:
+        inner = body.get("generateContentRequest")
+        texts, _ = _texts(inner if isinstance(inner, dict) else body)
+        total = content.tokens(texts)
+        details = [{"modality": "TEXT", "tokenCount": total}]
+        return self._json({"totalTokens": total, "promptTokensDetails": details})
+
+    def _embed(self, call: Call, body: dict[str, Any]) -> Reply:
+        default_dim = self.state.config.embed_dim
+
+        def values(request: dict[str, Any]) -> dict[str, list[float]]:
+            text = content.text_of_parts((request.get("content") or {}).get("parts"))
+            dims = int(request.get("outputDimensionality") or default_dim)
+            return {"values": content.vector(text, dims)}
+
+        if call.action == "embedContent":
+            return self._json({"embedding": values(body)})
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            return self._missing(call, "BatchEmbedContentsRequest.requests")
+        return self._json({"embeddings": [values(r) for r in requests if isinstance(r, dict)]})
+
+    def _generate(self, call: Call, script: Script, model: dict, body: dict[str, Any]) -> Reply:
+        for name in body:
+            if name not in _REQUEST_FIELDS:
+                return self._error(call, gerr.unknown_field(name))
+        if not body.get("contents"):
+            return self._missing(call, "GenerateContentRequest.contents")
+        texts, last_user = _texts(body)
+        prompt = content.tokens(texts)
+        # Every chunk of one answer repeats the same modelVersion and responseId.
+        stamp = {
+            "modelVersion": catalogue.concrete_name(model),
+            "responseId": content.response_id(),
+        }
+        if script.mode in ("empty", "blocked"):
+            objects = [self._no_answer(script.mode, prompt, stamp)]
+        else:
+            objects = self._answer_chunks(
+                content.echo(last_user), prompt, _thoughts(model, body), call.kind, stamp
+            )
+        if call.kind != KIND_STREAM:
+            return self._json(objects[0])
+        return self._stream(call, script, objects)
+
+    def _no_answer(self, mode: str, prompt: int, stamp: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if mode == "blocked":
+            result["promptFeedback"] = {"blockReason": "SAFETY"}
+        result["usageMetadata"] = usage(prompt, final=False)
+        result.update(stamp)
+        return result
+
+    def _answer_chunks(
+        self, text: str, prompt: int, thoughts: int, kind: str, stamp: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        pieces = content.split(text, self.state.config.chunks) if kind == KIND_STREAM else [text]
+        answer = content.answer_tokens(text)
+        objects = []
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            candidate: dict[str, Any] = {"content": {"parts": [{"text": piece}], "role": "model"}}
+            if last:
+                candidate["finishReason"] = "STOP"
+            if kind != KIND_STREAM:
+                candidate["index"] = 0
+            objects.append(
+                {
+                    "candidates": [candidate],
+                    "usageMetadata": usage(prompt, answer, thoughts, final=last),
+                    **stamp,
+                }
+            )
+        return objects
+
+    def _stream(self, call: Call, script: Script, objects: list[dict[str, Any]]) -> Reply:
+        error = None
+        if script.mode == "break_stream" and script.how != "close":
+            error = gerr.mid_stream(script, call.key or "", call.model)
+        delay = self.state.config.chunk_delay
+        if call.query.get("alt") == "sse":
+            sep = b"\r\n\r\n" if self.state.config.sse_crlf else b"\n\n"
+            pieces = [b"data: " + dumps_google(obj) + sep for obj in objects]
+            if error is None:
+                ending = None
+            elif script.how == "event":
+                ending = b"data: " + dumps_google(error) + sep
+            else:
+                # "bare": a multi-line JSON object with no data: prefix (js-genai issue #461).
+                ending = dumps_pretty(error) + b"\n"
+            return Reply(200, stream(pieces, b"", delay, script, ending), _headers(SSE_TYPE))
+        # Without alt: one JSON array written element by element: "[" obj "\n,\r\n" obj "\n]".
+        pieces = [(b"\n,\r\n" if i else b"[") + dumps_pretty(obj) for i, obj in enumerate(objects)]
+        ending = None
+        if error is not None:
+            # Here the error is just the next array element.
+            lead = b"\n,\r\n" if script.after > 0 else b"["
+            ending = lead + dumps_pretty(error) + b"\n]"
+        return Reply(200, stream(pieces, b"\n]", delay, script, ending), _headers())

@@ -1,0 +1,224 @@
+"""Chat completions and embeddings shared by both OpenAI-shaped flavours (section 4.1).
+
+Gemini's OpenAI-compatible layer and the plain provider answer successes alike; they differ
+in errors, headers, models and a few stream details, which the subclasses supply.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from . import content
+from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
+from .flavour import Flavour
+from .wire import JSON_TYPE, SSE_TYPE, Call, Headers, Reply, dumps, stream
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def _messages_text(messages: Any) -> tuple[list[str], str]:
+    """All message texts (for token counts) and the last user text (for the echo)."""
+    texts, last_user = [], ""
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
+        text = content.text_of_parts(message.get("content"))
+        texts.append(text)
+        if message.get("role") == "user":
+            last_user = text
+    return texts, last_user
+
+
+def _inputs(raw: Any) -> list[str]:
+    """Embedding inputs as strings: a string, a list of strings, or token lists."""
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
+        return [" ".join(map(str, raw))]
+    if isinstance(raw, list):
+        return [x if isinstance(x, str) else " ".join(map(str, x)) for x in raw]
+    return []
+
+
+class OpenAIShaped(Flavour):
+    """Routes and success bodies of ``chat/completions``, ``embeddings`` and ``models``."""
+
+    #: True: finish_reason rides on the last content chunk (Gemini); False: its own chunk.
+    finish_in_last_chunk = False
+
+    # -- hooks for subclasses ------------------------------------------------------------
+
+    def error(self, call: Call, envelope: Any, mode: str = "good") -> Reply:
+        """Turn a flavour-specific error envelope into a reply."""
+        raise NotImplementedError
+
+    def headers(self, content_type: str) -> Headers:
+        """Headers of a successful answer."""
+        return [("Content-Type", content_type)]
+
+    def check_model(self, call: Call, endpoint: str) -> Optional[Reply]:
+        """An error reply when ``call.model`` cannot serve ``endpoint``, else None."""
+        raise NotImplementedError
+
+    def check_body(self, call: Call) -> Optional[Reply]:
+        """An error reply for body fields the service refuses, else None."""
+        return None
+
+    def stream_error(self, call: Call, script: Script) -> Optional[bytes]:
+        """Bytes that end a broken stream (None drops the connection)."""
+        raise NotImplementedError
+
+    def list_models(self, call: Call) -> Reply:
+        """``GET models``."""
+        raise NotImplementedError
+
+    def get_model(self, call: Call) -> Reply:
+        """``GET models/{id}``."""
+        raise NotImplementedError
+
+    def extra_fields(self) -> dict[str, Any]:
+        """Fields added to completion bodies and chunks."""
+        return {}
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def route(self, call: Call) -> bool:
+        """Map ``chat/completions``, ``embeddings``, ``models`` and ``models/{id}``."""
+        sub, method = call.sub, call.method
+        if sub == "chat/completions" and method == "POST":
+            call.action, call.kind = "chat", KIND_GENERATE
+        elif sub == "embeddings" and method == "POST":
+            call.action, call.kind = "embeddings", KIND_OTHER
+        elif sub == "models" and method == "GET":
+            call.action, call.kind = "list", KIND_META
+        elif sub.startswith("models/") and len(sub) > len("models/") and method == "GET":
+            call.action, call.kind = "get", KIND_META
+            call.model = self.model_id(sub[len("models/") :])
+        else:
+            return False
+        return True
+
+    def model_id(self, name: str) -> str:
+        """The model id as this flavour compares it."""
+        return name
+
+    def classify(self, call: Call) -> None:
+        """Model from the body; ``stream: true`` makes a chat call a stream."""
+        if not isinstance(call.body, dict):
+            return
+        if call.action in ("chat", "embeddings") and isinstance(call.body.get("model"), str):
+            call.model = self.model_id(call.body["model"])
+        if call.action == "chat" and call.body.get("stream") is True:
+            call.kind = KIND_STREAM
+
+    def _json(self, obj: Any) -> Reply:
+        return Reply(200, dumps(obj), self.headers(JSON_TYPE))
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def answer(self, call: Call, script: Script) -> Reply:
+        """Dispatch to the endpoint."""
+        if call.action == "list":
+            return self.list_models(call)
+        if call.action == "get":
+            return self.get_model(call)
+        refusal = self.check_body(call) or self.check_model(call, call.action)
+        if refusal is not None:
+            return refusal
+        if call.action == "embeddings":
+            return self._embeddings(call)
+        return self._chat(call, script)
+
+    def _embeddings(self, call: Call) -> Reply:
+        body = call.body
+        inputs = _inputs(body.get("input"))
+        dims = int(body.get("dimensions") or self.state.config.embed_dim)
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(inputs):
+            values = content.vector(text, dims)
+            embedding: Any = content.floats_base64(values) if as_base64 else values
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        used = content.tokens(inputs)
+        return self._json(
+            {
+                "object": "list",
+                "data": data,
+                "model": call.body["model"],
+                "usage": {"prompt_tokens": used, "total_tokens": used},
+            }
+        )
+
+    def _chat(self, call: Call, script: Script) -> Reply:
+        texts, last_user = _messages_text(call.body.get("messages"))
+        text = content.echo(last_user)
+        prompt, answer = content.tokens(texts), content.answer_tokens(text)
+        totals = {
+            "prompt_tokens": prompt,
+            "completion_tokens": answer,
+            "total_tokens": prompt + answer,
+        }
+        head = {
+            "id": f"chatcmpl-{content.serial():024x}",
+            "created": int(time.time()),
+            "model": call.body["model"],
+        }
+        if call.kind == KIND_STREAM:
+            return self._chat_stream(call, script, head, text, totals)
+        if script.mode == "empty":
+            choices: list[dict[str, Any]] = []
+        else:
+            blocked = script.mode == "blocked"
+            message = {"role": "assistant", "content": None if blocked else text}
+            finish = "content_filter" if blocked else "stop"
+            choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
+        return self._json(
+            {
+                "id": head["id"],
+                "object": "chat.completion",
+                "created": head["created"],
+                "model": head["model"],
+                "choices": choices,
+                "usage": totals,
+                **self.extra_fields(),
+            }
+        )
+
+    def _chat_stream(
+        self, call: Call, script: Script, head: dict, text: str, totals: dict
+    ) -> Reply:
+        chunks: list[dict[str, Any]] = []
+
+        def chunk(choices: list, usage: Optional[dict] = None) -> None:
+            chunks.append(
+                {
+                    **head,
+                    "object": "chat.completion.chunk",
+                    **self.extra_fields(),
+                    "choices": choices,
+                    "usage": usage,
+                }
+            )
+
+        if script.mode == "blocked":
+            chunk([{"index": 0, "delta": {"role": "assistant"}, "finish_reason": "content_filter"}])
+        elif script.mode != "empty":
+            pieces = content.split(text, self.state.config.chunks)
+            for index, piece in enumerate(pieces):
+                delta: dict[str, Any] = {"content": piece}
+                if index == 0:
+                    delta = {"role": "assistant", **delta}
+                last = index == len(pieces) - 1 and self.finish_in_last_chunk
+                chunk([{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}])
+            if not self.finish_in_last_chunk:
+                chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        options = call.body.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        if script.mode == "empty" or include_usage:
+            # The usage-only chunk comes only when asked for; "empty" is just choices: [].
+            chunk([], totals if include_usage else None)
+        pieces = [b"data: " + dumps(c) + b"\n\n" for c in chunks]
+        ending = self.stream_error(call, script) if script.mode == "break_stream" else None
+        body = stream(pieces, _DONE, self.state.config.chunk_delay, script, ending)
+        return Reply(200, body, self.headers(SSE_TYPE))

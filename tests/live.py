@@ -1,0 +1,94 @@
+"""Running Balancer under real gunicorn for end-to-end tests and benchmarks."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveBalancer:
+    """A gunicorn master with gevent workers, on a loopback port."""
+
+    def __init__(self, env: dict, workers: int = 2, log_path: Optional[Path] = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1",
+                    "WEB_CONCURRENCY": str(workers), "PYTHONUNBUFFERED": "1"}
+        self.log_path = log_path or Path(env.get("BALANCER_INSTANCE_PATH", "/tmp")) / f"gunicorn-{self.port}.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 30.0) -> "LiveBalancer":
+        """Start gunicorn and wait until every worker answers /readyz."""
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                ready = requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
+            except requests.RequestException:
+                ready = False
+            if ready and self.log().count("background services started") >= self.workers:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not become ready:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        """Stop gunicorn (gracefully by default) and wait for it."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def log(self) -> str:
+        """Everything gunicorn and Balancer wrote so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def flask_cli(env: dict, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
+    """Run ``flask ...`` as a user would, with the given environment."""
+    return subprocess.run([str(VENV_BIN / "flask"), *args], cwd=ROOT, input=input,
+                          env={**os.environ, **env, "FLASK_APP": "balancer"},
+                          capture_output=True, text=True, timeout=60)
+
+
+def keys_list(env: dict) -> list[dict]:
+    """``flask keys list --json``, parsed."""
+    out = flask_cli(env, "keys", "list", "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
