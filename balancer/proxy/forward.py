@@ -148,6 +148,21 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
     return _exhausted(rt, record, state, started)
 
 
+def reject(rt: Runtime, route: str, out: Response, client: Optional[ClientInfo] = None,
+           stream: bool = False) -> Response:
+    """Log a request Balancer refused itself (bad input, bad token, not ready)."""
+    message = ""
+    body = out.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = str(body["error"].get("message") or "")
+    client = client or ANONYMOUS
+    record = RequestRecord(at=rt.clock(), api_format="openai", route=route, client_id=client.id,
+                           client_name=client.name, stream=stream, status=out.status_code,
+                           error_class=rec.CLIENT_ERROR if out.status_code < 500 else rec.NO_KEY,
+                           error_message=message)
+    return finish_record(rt, record, time.perf_counter(), out)
+
+
 def _failed(rt: Runtime, state: Attempts, lease: Lease, verdict: Verdict) -> None:
     rt.push(rt.keypool.release(lease, verdict))
     state.failed.append(lease.key_id)

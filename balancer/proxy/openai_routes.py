@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, request
 
 from balancer.proxy.auth import authenticate_openai
 from balancer.proxy.errors import openai_error
-from balancer.proxy.forward import ProxyCall, forward
+from balancer.proxy.forward import ProxyCall, forward, reject
 from balancer.proxy.validate import BadRequest, check_model, json_object
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
 
@@ -25,24 +25,26 @@ def runtime() -> Runtime:
     return current_app.extensions["balancer"]
 
 
-def _prepare() -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
+def _prepare(route: str) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
     rt = runtime()
     client = authenticate_openai(request, rt.catalog)
     if isinstance(client, Response):
-        return client
+        return reject(rt, route, client)
     pool = rt.catalog.default_pool()
     if pool is None or not rt.loaded:
-        return openai_error(503, "Balancer is starting: no key pool is loaded yet.",
-                            code="not_ready", retry_after=2)
+        return reject(rt, route, openai_error(
+            503, "Balancer is starting: no key pool is loaded yet.", code="not_ready",
+            retry_after=2), client)
     if not pool.enabled:
-        return openai_error(503, f"Pool '{pool.name}' is switched off.", code="pool_disabled")
+        return reject(rt, route, openai_error(
+            503, f"Pool '{pool.name}' is switched off.", code="pool_disabled"), client)
     return rt, client, pool
 
 
 @bp.post("/chat/completions")
 def chat_completions():
     """Chat, plain or streamed."""
-    prepared = _prepare()
+    prepared = _prepare("chat.completions")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
@@ -59,7 +61,8 @@ def chat_completions():
         if options is not None and not isinstance(options, dict):
             raise BadRequest("'stream_options' must be an object.", "stream_options")
     except BadRequest as exc:
-        return openai_error(exc.status, str(exc), param=exc.param, code="invalid_request")
+        return reject(rt, "chat.completions", openai_error(
+            exc.status, str(exc), param=exc.param, code="invalid_request"), client)
     wants_usage = bool((options or {}).get("include_usage"))
     if stream and not wants_usage:
         # Ask for usage on the client's behalf; the relay hides that chunk again.
@@ -73,7 +76,7 @@ def chat_completions():
 @bp.post("/embeddings")
 def embeddings():
     """Embeddings; the body goes upstream unchanged."""
-    prepared = _prepare()
+    prepared = _prepare("embeddings")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
@@ -84,7 +87,8 @@ def embeddings():
         if body.get("input") in (None, "", []):
             raise BadRequest("'input' is required.", "input")
     except BadRequest as exc:
-        return openai_error(exc.status, str(exc), param=exc.param, code="invalid_request")
+        return reject(rt, "embeddings", openai_error(
+            exc.status, str(exc), param=exc.param, code="invalid_request"), client)
     call = ProxyCall(route="embeddings", method="POST", path="embeddings", model=model,
                      body=raw, client=client)
     return forward(rt, pool, call)
@@ -93,7 +97,7 @@ def embeddings():
 @bp.get("/models")
 def list_models():
     """The models the default pool's upstream offers."""
-    prepared = _prepare()
+    prepared = _prepare("models")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
@@ -105,14 +109,15 @@ def list_models():
 @bp.get("/models/<path:model_id>")
 def get_model(model_id: str):
     """One model."""
-    prepared = _prepare()
+    prepared = _prepare("models.get")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
     try:
         model = check_model(model_id, "model")
     except BadRequest as exc:
-        return openai_error(exc.status, str(exc), param="model", code="invalid_model")
+        return reject(rt, "models.get", openai_error(
+            exc.status, str(exc), param="model", code="invalid_model"), client)
     call = ProxyCall(route="models.get", method="GET", path=f"models/{quote(model, safe='/')}",
                      model=None, body=None, client=client)
     return forward(rt, pool, call)

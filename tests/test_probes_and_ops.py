@@ -1,0 +1,76 @@
+"""Recovery probes, /healthz and /readyz."""
+from __future__ import annotations
+
+from balancer.keypool.records import KeyStatus
+from balancer.services import settings as settings_service
+from tests.fake_upstream import make_key
+
+MODEL = "gemini-2.5-flash"
+
+
+def chat(client, auth):
+    return client.post("/v1/chat/completions", headers=auth,
+                       json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]})
+
+
+def test_a_disabled_key_that_works_again_is_restored_by_a_probe(app, client, auth, keys, upstream, rt):
+    (key,) = keys(1)
+    upstream.set_key(key, "invalid")
+    assert chat(client, auth).status_code == 503
+    key_id = next(iter(rt.keypool.key_ids()))
+    assert rt.keypool.snapshot(key_id)[0].status is KeyStatus.DISABLED
+    rt.services.probe()
+    assert rt.keypool.snapshot(key_id)[0].status is KeyStatus.DISABLED  # still invalid
+    upstream.set_key(key, "good")
+    rt.services.probe()
+    assert rt.keypool.snapshot(key_id)[0].status is KeyStatus.ACTIVE
+    assert chat(client, auth).status_code == 200
+    probes = [r for r in upstream.requests if r["flavour"] == "native"]
+    assert probes and all(r["headers"].get("x-goog-api-key") for r in probes)
+
+
+def test_an_ejected_key_comes_back_early_after_a_good_probe(app, client, auth, keys, upstream, rt):
+    (key,) = keys(1)
+    with app.app_context():
+        settings_service.update(rt, {"max_failures": 1, "max_retries": 0})
+    upstream.set_key(key, "internal")
+    assert chat(client, auth).status_code == 500
+    assert chat(client, auth).status_code == 503  # ejected now
+    upstream.set_key(key, "good")
+    rt.services.probe()
+    assert chat(client, auth).status_code == 200
+
+
+def test_a_failed_probe_never_lengthens_the_penalty(app, client, auth, keys, upstream, rt):
+    (key,) = keys(1)
+    with app.app_context():
+        settings_service.update(rt, {"max_failures": 1, "max_retries": 0})
+    upstream.set_key(key, "internal")
+    chat(client, auth)
+    key_id = next(iter(rt.keypool.key_ids()))
+    before = rt.keypool.snapshot(key_id)[1][0]
+    rt.services.probe()
+    after = rt.keypool.snapshot(key_id)[1][0]
+    assert (after.cooldown_until, after.ejections) == (before.cooldown_until, before.ejections)
+
+
+def test_healthz_is_always_ok(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_is_503_until_the_pool_is_loaded(make_app):
+    app = make_app()
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503 and resp.get_json()["checks"]["key_pool"] == "not loaded"
+    app.extensions["balancer"].services.bootstrap()
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 200 and resp.get_json()["checks"]["database"] == "ok"
+
+
+def test_readyz_reports_a_database_that_does_not_answer(make_app, tmp_path):
+    make_app()
+    broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.db")
+    broken.extensions["balancer"].loaded = True
+    resp = broken.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["checks"]["database"].startswith("unavailable")

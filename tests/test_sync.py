@@ -1,0 +1,128 @@
+"""Several processes on one database: what one learns, the others follow."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from balancer.keypool.records import KeyStatus
+from balancer.services import keys as key_service
+from balancer.services import settings as settings_service
+from tests.fake_upstream import make_key
+
+MODEL = "gemini-2.5-flash"
+
+
+def chat(app, auth, model=MODEL):
+    return app.test_client().post("/v1/chat/completions", headers=auth,
+                                  json={"model": model, "messages": [{"role": "user", "content": "x"}]})
+
+
+@pytest.fixture
+def two(make_app):
+    """Two apps = two worker processes, each with its own key pool, on one database."""
+    a, b = make_app(), make_app()
+    for app in (a, b):
+        app.extensions["balancer"].services.bootstrap()
+    return a, b
+
+
+def rt_of(app):
+    return app.extensions["balancer"]
+
+
+def add(app, *secrets):
+    with app.app_context():
+        return key_service.add_keys(rt_of(app), list(secrets)).added
+
+
+def test_a_key_disabled_in_one_process_is_skipped_by_the_other_after_a_sync(two, auth, upstream):
+    a, b = two
+    dead, good = make_key("sync", 0), make_key("sync", 1)
+    dead_id, _ = add(a, dead, good)
+    rt_of(b).services.sync()
+    upstream.set_key(dead, "invalid")
+    while rt_of(a).keypool.snapshot(dead_id)[0].status is KeyStatus.ACTIVE:
+        assert chat(a, auth).status_code == 200
+    rt_of(a).services.flush()
+    rt_of(b).services.sync()
+    assert rt_of(b).keypool.snapshot(dead_id)[0].status is KeyStatus.DISABLED
+    before = upstream.count(key=dead)
+    for _ in range(6):
+        assert chat(b, auth).status_code == 200
+    assert upstream.count(key=dead) == before
+
+
+def test_a_cooldown_seen_by_one_process_is_honoured_by_the_other(two, auth, upstream):
+    a, b = two
+    limited, good = make_key("cool", 0), make_key("cool", 1)
+    add(a, limited, good)
+    upstream.set_key(limited, "rate_minute", retry_delay="60s")
+    for _ in range(2):
+        chat(a, auth)
+    rt_of(a).services.flush()
+    rt_of(b).services.sync()
+    before = upstream.count(key=limited)
+    for _ in range(6):
+        assert chat(b, auth).status_code == 200
+    assert upstream.count(key=limited) == before
+
+
+def test_keys_added_and_deleted_elsewhere_appear_and_vanish(two):
+    a, b = two
+    (key_id,) = add(a, make_key("set", 0))
+    rt_of(b).services.sync()
+    assert key_id in rt_of(b).keypool.key_ids()
+    with a.app_context():
+        key_service.delete(rt_of(a), key_id)
+    rt_of(b).services.sync()
+    assert key_id not in rt_of(b).keypool.key_ids()
+
+
+def test_an_operator_enable_clears_cooldowns_everywhere(two, auth, upstream):
+    a, b = two
+    limited = make_key("enable", 0)
+    (key_id,) = add(a, limited)
+    upstream.set_key(limited, "rate_minute", retry_delay="60s")
+    assert chat(a, auth).status_code == 429
+    rt_of(a).services.flush()
+    rt_of(b).services.sync()
+    assert chat(b, auth).status_code == 429
+    upstream.set_key(limited, "good")
+    time.sleep(0.01)
+    with a.app_context():
+        key_service.set_enabled(rt_of(a), key_id, True)
+    rt_of(b).services.sync()
+    assert chat(b, auth).status_code == 200
+
+
+def test_a_settings_change_reaches_the_other_process_at_its_next_sync(two):
+    a, b = two
+    with a.app_context():
+        settings_service.update(rt_of(a), {"strategy": "random", "max_retries": 7})
+    assert rt_of(b).settings.current.max_retries != 7
+    rt_of(b).services.sync()
+    assert rt_of(b).settings.current.strategy == "random"
+    assert rt_of(b).settings.current.max_retries == 7
+
+
+def test_env_keys_are_imported_once_however_many_processes_start(make_app):
+    keys = ",".join(make_key("env", i) for i in range(3))
+    apps = [make_app(GEMINI_API_KEYS=keys) for _ in range(3)]
+    for app in apps:
+        app.extensions["balancer"].services.bootstrap()
+    with apps[0].app_context():
+        assert len(key_service.list_keys()) == 3
+
+
+def test_counters_from_two_processes_add_up(two, auth, upstream):
+    a, b = two
+    (key_id,) = add(a, make_key("count", 0))
+    rt_of(b).services.sync()
+    for app in (a, b, a):
+        assert chat(app, auth).status_code == 200
+    rt_of(a).services.flush()
+    rt_of(b).services.flush()
+    with a.app_context():
+        row = key_service.list_keys()[0]
+    assert row["requests"] == 3 and row["last_used"]
