@@ -173,3 +173,22 @@ def test_no_upstream_key_in_responses_logs_or_errors(start, upstream):
     for key in keys:
         assert all(key not in text for text in seen)
         assert all(key[:-3] not in text for text in seen)
+
+
+def test_two_instances_on_one_database_agree_on_a_dead_key(start, upstream):
+    keys = [make_key("twin", i) for i in range(3)]
+    first = start(keys)
+    second = start(keys)
+    upstream.set_key(keys[0], "invalid")
+    a = sdk(first)
+    for i in range(8):
+        a.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": str(i)}])
+    assert upstream.count(key=keys[0]) >= 1
+    time.sleep(2.0)  # flush (0.5 s) + sync interval (0.5 s), with room to spare
+    before = upstream.count(key=keys[0])
+    b = sdk(second)
+    for i in range(20):
+        b.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": str(i)}])
+    assert upstream.count(key=keys[0]) == before
+    rows = keys_list(second.env)
+    assert sum(r["status"] == "disabled" for r in rows) == 1

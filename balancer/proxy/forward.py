@@ -122,7 +122,8 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
             continue
         if not 200 <= resp.status_code < 300:
             body = _read_error_body(resp)
-            verdict = provider.classify(resp.status_code, resp.headers, body, rt.clock())
+            verdict = provider.classify(resp.status_code, resp.headers, body, rt.clock(),
+                                        secrets=(lease.secret,))
             rt.push(rt.keypool.release(lease, verdict))
             if not verdict.retryable:
                 return _relay_error(rt, record, lease, verdict, body, started, provider)

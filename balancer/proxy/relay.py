@@ -114,7 +114,8 @@ class StreamRelay:
         code = err.get("code")
         status = code if isinstance(code, int) and 400 <= code < 600 else 500
         body = json.dumps({"error": err}).encode()
-        verdict = self.provider.classify(status, {}, body, self.rt.clock())
+        verdict = self.provider.classify(status, {}, body, self.rt.clock(),
+                                         secrets=(self.lease.secret,))
         if verdict.outcome in _PENALISED_MID_STREAM:
             return verdict
         return Verdict(Outcome.INTERRUPTED, reason=verdict.reason, status=status,

@@ -31,7 +31,8 @@ class Provider:
     #: OpenAI-format path ("chat/completions") -> URL under the pool's base.
     openai_url: Callable[[str, str], str]
     auth_headers: Callable[[str], dict]
-    classify: Callable[[int, Mapping[str, str], bytes, float], Verdict]
+    #: (status, headers, body, now, *, secrets=()) -> Verdict
+    classify: Callable[..., Verdict]
     #: a 2xx OpenAI-shaped JSON body -> a failure verdict, or None when fine.
     check_success: Callable[[object], Optional[Verdict]]
     #: (base, model or None) -> a cheap call that proves a key works.
