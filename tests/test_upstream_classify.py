@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from balancer.keypool.days import next_pacific_midnight
 from balancer.keypool.outcome import Outcome
 from balancer.upstream import gemini, openai
-from balancer.upstream.durations import next_pacific_midnight
 from balancer.upstream.sanitize import redact, truncate_message
 from tests import upstream_bodies as B
 

@@ -1,8 +1,7 @@
-"""Go and protobuf durations, Retry-After, and the US Pacific midnight."""
+"""Go and protobuf durations and Retry-After."""
 from __future__ import annotations
 
-import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from email.utils import format_datetime
 
 import pytest
@@ -60,55 +59,3 @@ def test_parse_retry_after(value, seconds):
 def test_parse_retry_after_ms(value, seconds):
     got = D.parse_retry_after_ms(value)
     assert got == (pytest.approx(seconds) if seconds is not None else None)
-
-
-ZONES = [pytest.param(None, id="zoneinfo"), pytest.param(D._USPacific(), id="fallback")]
-
-
-@pytest.mark.parametrize("zone", ZONES)
-@pytest.mark.parametrize("now,midnight", [
-    # Summer, PDT (UTC-7): 05:00 local -> next midnight is 07:00 UTC the next day.
-    ("2025-07-01T12:00:00", "2025-07-02T07:00:00"),
-    # Winter, PST (UTC-8): one second before midnight.
-    ("2025-01-15T07:59:59", "2025-01-15T08:00:00"),
-    # Exactly midnight: the *next* one, strictly after.
-    ("2025-01-15T08:00:00", "2025-01-16T08:00:00"),
-    # Late evening Pacific is already the next day in UTC.
-    ("2025-07-02T06:30:00", "2025-07-02T07:00:00"),
-    # DST starts 2025-03-09 02:00: the day before ends in PST, that day in PDT.
-    ("2025-03-08T12:00:00", "2025-03-09T08:00:00"),
-    ("2025-03-09T12:00:00", "2025-03-10T07:00:00"),
-    # DST ends 2025-11-02 02:00: that midnight is PDT, the next one PST.
-    ("2025-11-01T12:00:00", "2025-11-02T07:00:00"),
-    ("2025-11-02T12:00:00", "2025-11-03T08:00:00"),
-    # Year end, leap day.
-    ("2025-12-31T20:00:00", "2026-01-01T08:00:00"),
-    ("2028-02-29T09:00:00", "2028-03-01T08:00:00"),
-])
-def test_next_pacific_midnight(zone, now, midnight):
-    assert D.next_pacific_midnight(ts(now), zone) == ts(midnight)
-
-
-def test_fallback_zone_agrees_with_zoneinfo():
-    zoneinfo = pytest.importorskip("zoneinfo")
-    try:
-        real = zoneinfo.ZoneInfo("America/Los_Angeles")
-    except zoneinfo.ZoneInfoNotFoundError:
-        pytest.skip("no tz database on this host")
-    fallback = D._USPacific()
-    rng = random.Random(7)
-    start = ts("2024-01-01T00:00:00")
-    for _ in range(3000):
-        t = start + rng.uniform(0, 6 * 365 * 86400)
-        assert datetime.fromtimestamp(t, fallback).utcoffset() == \
-            datetime.fromtimestamp(t, real).utcoffset(), datetime.fromtimestamp(t, UTC)
-        assert D.next_pacific_midnight(t, fallback) == D.next_pacific_midnight(t, real)
-
-
-def test_midnight_is_within_a_day_and_lands_on_local_midnight():
-    t = ts("2025-04-10T15:16:17")
-    m = D.next_pacific_midnight(t)
-    assert 0 < m - t <= 86400 + 3600
-    local = datetime.fromtimestamp(m, D.PACIFIC)
-    assert (local.hour, local.minute, local.second) == (0, 0, 0)
-    assert local.date() == (datetime.fromtimestamp(t, D.PACIFIC) + timedelta(days=1)).date()

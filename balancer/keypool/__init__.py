@@ -1,6 +1,6 @@
 """The key pool: which upstream key serves a request, and how keys stay healthy.
 
-In memory and per process; see :mod:`balancer.keypool.pool`. No Flask, no I/O.
+In memory and per process; see :mod:`balancer.keypool.store`. No Flask, no I/O.
 """
 from balancer.keypool.outcome import BACKOFF, RETRYABLE, Outcome, Verdict
 from balancer.keypool.pool import KeyPool

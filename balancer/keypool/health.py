@@ -17,17 +17,14 @@ each decay step moves forward by the periods it used.
 from __future__ import annotations
 
 import copy
-import math
-from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Collection, Iterable, Mapping, Optional
+from typing import Optional
 
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import (
     KeyRecord,
     KeyStatus,
     ModelState,
-    NoKeyAvailable,
     PoolPolicy,
     Transition,
     TransitionKind,
@@ -322,76 +319,6 @@ def switch(key: KeyRecord, enabled: bool, now: float) -> Judgement:
     if enabled:
         return _key_changed(TransitionKind.RESTORE, new, now, "switched_on")
     return _key_changed(TransitionKind.DISABLE, new, now, "switched_off")
-
-
-def explain_unavailable(
-    model: str,
-    keys: Iterable[KeyRecord],
-    states: Mapping[int, ModelState],
-    exclude: Collection[int],
-    now: float,
-) -> NoKeyAvailable:
-    """Build the error for "no key of this pool can serve ``model`` now".
-
-    429 when at least one key is switched on and ACTIVE and every such key is
-    rate-limited for the model; 503 otherwise. The message counts keys per
-    cause and names only reason codes, never a secret or an upstream message.
-
-    :param states: this model's states of the pool's keys, by key id.
-    """
-    total = live = off = tried = 0
-    disabled: Counter[str] = Counter()
-    cooled: dict[str, list[float]] = {"rate": [], EJECTED: [], NO_ACCESS: []}
-    for key in keys:
-        total += 1
-        if not key.enabled:
-            off += 1
-        elif key.status == KeyStatus.DISABLED:
-            disabled[_reason_code(key.disabled_reason)] += 1
-        else:
-            live += 1
-            state = states.get(key.id)
-            if cooling(state, now):
-                kind = state.reason if state.reason in NOT_RATE_LIMITS else "rate"
-                cooled[kind].append(state.cooldown_until)
-            else:
-                tried += 1  # usable, so the caller's exclude list holds it
-    ends = [u for group in cooled.values() for u in group]
-    retry_after = max(1, math.ceil(min(ends) - now)) if ends else None
-    rate_limited = len(cooled["rate"])
-    status = 429 if live and rate_limited == live else 503
-    if not total:
-        return NoKeyAvailable(503, None, f"No key can serve {model}: the pool has no keys.")
-    parts = []
-    if tried and not ends:
-        parts.append(
-            "the only usable key was already tried by this request"
-            if tried == 1
-            else f"all {tried} usable keys were already tried by this request"
-        )
-    elif tried:
-        parts.append(f"{tried} already tried by this request")
-    labels = {
-        "rate": "rate-limited (soonest usable in {} s)",
-        EJECTED: "ejected after repeated errors (back in {} s)",
-        NO_ACCESS: "without access to this model (retry in {} s)",
-    }
-    for kind, label in labels.items():
-        if cooled[kind]:
-            seconds = max(1, math.ceil(min(cooled[kind]) - now))
-            parts.append(f"{len(cooled[kind])} " + label.format(seconds))
-    if disabled:
-        codes = ", ".join(code for code, _ in disabled.most_common())
-        parts.append(f"{sum(disabled.values())} disabled ({codes})")
-    if off:
-        parts.append(f"{off} switched off")
-    return NoKeyAvailable(status, retry_after, f"No key can serve {model}: {', '.join(parts)}.")
-
-
-def _reason_code(disabled_reason: str) -> str:
-    """The code before the first colon of a disabled reason (no upstream text)."""
-    code = disabled_reason.split(":", 1)[0].strip()
-    return code[:60] if code else "no reason given"
 
 
 def _transition(

@@ -1,15 +1,11 @@
 """The in-memory key pool: which key serves the next request, and what its answer did.
 
-One :class:`KeyPool` holds every pool of one process. Its state is *per worker
-process*: each gunicorn worker (and each instance) has its own, and the
-database is the truth. A separate sync loop feeds the pool with the
-database's records (``replace_all``, ``upsert_key``, ``merge_model_state``,
-last writer wins on ``updated_at``), and a writer persists the
-:class:`~balancer.keypool.records.Transition` objects the pool returns, so no
-request ever waits on the database.
+One :class:`KeyPool` holds every pool of one process. Its records, indexes and
+lock are those of :class:`~balancer.keypool.store.KeyStore`, which also says
+how the database's records are loaded; a writer persists the
+:class:`~balancer.keypool.records.Transition` objects the pool returns.
 
-All state sits behind one ``threading.Lock`` (a greenlet lock once gevent has
-patched the standard library), held briefly and never across a callback: the
+Every method holds the store's lock briefly and never across a callback: the
 injected ``policy_for`` and ``clock`` are called before the lock is taken.
 The policy itself lives in :mod:`~balancer.keypool.health` and the choice among
 keys in :mod:`~balancer.keypool.strategies`.
@@ -18,11 +14,8 @@ from __future__ import annotations
 
 import copy
 import random
-import threading
 import time
-from datetime import datetime, timedelta
-from typing import Callable, Collection, Iterable, Optional
-from zoneinfo import ZoneInfo
+from typing import Callable, Collection, Optional
 
 from balancer.keypool import health, strategies
 from balancer.keypool.outcome import Outcome, Verdict
@@ -35,30 +28,14 @@ from balancer.keypool.records import (
     PoolPolicy,
     Transition,
 )
-from balancer.keypool.strategies import Rotation
-
-_PACIFIC = ZoneInfo("America/Los_Angeles")
+from balancer.keypool.store import _EMPTY, KeyStore
+from balancer.keypool.unavailable import explain_unavailable
 
 #: outcomes that leave the key as it was.
 _NO_EFFECT = frozenset({Outcome.OVERLOADED, Outcome.CLIENT_ERROR, Outcome.PROXY_FAULT})
-_EMPTY: dict = {}
-#: how often expired entries are swept out of the cooldown index.
-_PRUNE_EVERY = 1.0
 
 
-class _Pool:
-    """One pool's members, groups and rotation (``dirty`` means: rebuild before use)."""
-
-    __slots__ = ("members", "groups", "rotation", "dirty")
-
-    def __init__(self) -> None:
-        self.members: set[int] = set()
-        self.groups: dict[str, set[int]] = {}
-        self.rotation = Rotation([], [], [])
-        self.dirty = False
-
-
-class KeyPool:
+class KeyPool(KeyStore):
     """Keys of every pool of this process, their health, and who holds them now."""
 
     def __init__(
@@ -68,87 +45,9 @@ class KeyPool:
         rng: Optional[random.Random] = None,
     ) -> None:
         """:param policy_for: the current settings of a pool, by pool id."""
+        super().__init__(clock)
         self._policy_for = policy_for
-        self._clock = clock
         self._rng = rng or random.Random()
-        self._lock = threading.Lock()
-        self._keys: dict[int, KeyRecord] = {}
-        self._states: dict[int, dict[str, ModelState]] = {}
-        #: (pool id, model) -> key id -> cooldown end; may hold ended cooldowns.
-        self._cooling: dict[tuple[int, str], dict[int, float]] = {}
-        self._inflight: dict[int, int] = {}
-        self._pools: dict[int, _Pool] = {}
-        #: outstanding leases by ``id()``: a second release finds nothing.
-        self._leases: dict[int, Lease] = {}
-        now = clock()
-        self._day_start, self._day_end = pacific_day_bounds(now)
-        self._prune_at = now + _PRUNE_EVERY
-
-    # --- loading -----------------------------------------------------------
-
-    def replace_all(self, keys: Iterable[KeyRecord], states: Iterable[ModelState]) -> None:
-        """Load the full set of keys; others are dropped, in-flight counts of the rest kept.
-
-        Records merge as in :meth:`upsert_key` and :meth:`merge_model_state`, so
-        a change this process made and has not written yet is not undone.
-        """
-        keys, states = list(keys), list(states)
-        now = self._clock()
-        with self._lock:
-            self._check_day(now)
-            wanted = {rec.id for rec in keys}
-            gone = [key_id for key_id in self._keys if key_id not in wanted]
-            for key_id in gone:
-                self._drop_key(key_id)
-            if gone:
-                self._drop_leases(set(gone))
-            for key_id in [k for k in self._states if k not in wanted]:
-                del self._states[key_id]
-            for rec in keys:
-                self._upsert(rec)
-            for st in states:
-                if st.key_id in wanted:
-                    self._merge_state(st)
-
-    def upsert_key(self, rec: KeyRecord) -> None:
-        """Add a key, or update it; fields the pool changes itself follow the newer record."""
-        now = self._clock()
-        with self._lock:
-            self._check_day(now)
-            self._upsert(rec)
-
-    def remove_key(self, key_id: int) -> None:
-        """Forget a key, its states and its outstanding leases."""
-        with self._lock:
-            if key_id in self._keys:
-                self._drop_key(key_id)
-                self._drop_leases({key_id})
-            self._states.pop(key_id, None)
-
-    def note_requests_today(self, key_id: int, count: int) -> None:
-        """Raise a key's requests today to ``count`` (all processes' total, from the database)."""
-        now = self._clock()
-        with self._lock:
-            self._check_day(now)
-            key = self._keys.get(key_id)
-            if key is not None and count > key.requests_today:
-                key.requests_today = count
-                pool = self._pools[key.pool_id]
-                if not pool.dirty:
-                    pool.rotation.set_used(key_id, count)
-
-    def merge_model_state(self, st: ModelState) -> None:
-        """Take a (key, model) state unless the pool holds a newer one."""
-        with self._lock:
-            self._merge_state(st)
-
-    def key_ids(self, pool_id: Optional[int] = None) -> set[int]:
-        """Ids of all keys, or of one pool's keys."""
-        with self._lock:
-            if pool_id is None:
-                return set(self._keys)
-            pool = self._pools.get(pool_id)
-            return set(pool.members) if pool else set()
 
     # --- hot path ------------------------------------------------------------
 
@@ -337,125 +236,6 @@ class KeyPool:
             self._set_state(judgement.state)
         return [judgement.transition] if judgement.transition else []
 
-    def _upsert(self, rec: KeyRecord) -> None:
-        current = self._keys.get(rec.id)
-        new = copy.copy(rec)
-        if current is not None:
-            if rec.updated_at < current.updated_at:
-                # The pool's own change is newer: keep it, take only what it never changes.
-                new = copy.copy(current)
-                new.pool_id = rec.pool_id
-            new.requests_today = max(current.requests_today, rec.requests_today)
-            new.updated_at = max(current.updated_at, rec.updated_at)
-        self._set_key(new)
-
-    def _merge_state(self, st: ModelState) -> None:
-        current = self._states.get(st.key_id, _EMPTY).get(st.model)
-        if current is None or st.updated_at >= current.updated_at:
-            self._set_state(copy.copy(st))
-
-    def _set_key(self, new: KeyRecord) -> None:
-        """Store a new record of a key, keeping pool, group and rotation indexes right."""
-        key_id = new.id
-        old = self._keys.get(key_id)
-        self._keys[key_id] = new
-        if old is not None and old.pool_id == new.pool_id:
-            pool = self._pools[new.pool_id]
-            if old.group != new.group:
-                self._ungroup(pool, old)
-                if new.group:
-                    pool.groups.setdefault(new.group, set()).add(key_id)
-            if old.enabled != new.enabled or old.status != new.status:
-                pool.dirty = True
-            elif old.requests_today != new.requests_today and not pool.dirty:
-                pool.rotation.set_used(key_id, new.requests_today)
-            return
-        if old is not None:
-            self._leave(old)
-        self._inflight.setdefault(key_id, 0)
-        pool = self._pools.get(new.pool_id)
-        if pool is None:
-            pool = self._pools[new.pool_id] = _Pool()
-        pool.members.add(key_id)
-        if new.group:
-            pool.groups.setdefault(new.group, set()).add(key_id)
-        pool.dirty = True
-        for st in self._states.get(key_id, _EMPTY).values():
-            self._index_cooldown(new.pool_id, st)
-
-    def _set_state(self, st: ModelState) -> None:
-        self._states.setdefault(st.key_id, {})[st.model] = st
-        key = self._keys.get(st.key_id)
-        if key is not None:
-            self._index_cooldown(key.pool_id, st)
-
-    def _index_cooldown(self, pool_id: int, st: ModelState) -> None:
-        if st.cooldown_until is not None:
-            self._cooling.setdefault((pool_id, st.model), {})[st.key_id] = st.cooldown_until
-        else:
-            self._cooling.get((pool_id, st.model), {}).pop(st.key_id, None)
-
-    def _leave(self, old: KeyRecord) -> None:
-        """Take a key out of its pool's indexes."""
-        pool = self._pools[old.pool_id]
-        pool.members.discard(old.id)
-        self._ungroup(pool, old)
-        pool.dirty = True
-        for model in self._states.get(old.id, _EMPTY):
-            self._cooling.get((old.pool_id, model), {}).pop(old.id, None)
-        if not pool.members:
-            del self._pools[old.pool_id]
-
-    @staticmethod
-    def _ungroup(pool: _Pool, old: KeyRecord) -> None:
-        siblings = pool.groups.get(old.group) if old.group else None
-        if siblings is not None:
-            siblings.discard(old.id)
-            if not siblings:
-                del pool.groups[old.group]
-
-    def _drop_key(self, key_id: int) -> None:
-        self._leave(self._keys.pop(key_id))
-        self._states.pop(key_id, None)
-        self._inflight.pop(key_id, None)
-
-    def _drop_leases(self, key_ids: set[int]) -> None:
-        for token in [t for t, lease in self._leases.items() if lease.key_id in key_ids]:
-            del self._leases[token]
-
-    def _rebuild(self, pool: _Pool) -> Rotation:
-        keys = self._keys
-        ids = sorted(
-            k for k in pool.members
-            if keys[k].enabled and keys[k].status == KeyStatus.ACTIVE
-        )
-        busy = [self._inflight[k] for k in ids]
-        used = [keys[k].requests_today for k in ids]
-        pool.rotation = Rotation(ids, busy, used, previous=pool.rotation)
-        pool.dirty = False
-        return pool.rotation
-
-    def _check_day(self, now: float) -> None:
-        """Zero every key's requests today when the day (US Pacific) has changed."""
-        if self._day_start <= now < self._day_end:
-            return
-        moved_on = now >= self._day_end
-        self._day_start, self._day_end = pacific_day_bounds(now)
-        if moved_on:
-            for key in self._keys.values():
-                key.requests_today = 0
-            for pool in self._pools.values():
-                pool.dirty = True
-
-    def _prune(self, now: float) -> None:
-        for where in list(self._cooling):
-            ends = self._cooling[where]
-            for key_id in [k for k, until in ends.items() if until <= now]:
-                del ends[key_id]
-            if not ends:
-                del self._cooling[where]
-        self._prune_at = now + _PRUNE_EVERY
-
     def _unavailable(
         self, pool_id: int, model: str, exclude: Collection[int], now: float
     ) -> NoKeyAvailable:
@@ -464,18 +244,4 @@ class KeyPool:
         keys = [self._keys[k] for k in members]
         states = {k: self._states[k][model] for k in members
                   if model in self._states.get(k, _EMPTY)}
-        return health.explain_unavailable(model, keys, states, exclude, now)
-
-
-def pacific_day_bounds(now: float) -> tuple[float, float]:
-    """Epoch seconds of the start and end of the US Pacific day that holds ``now``.
-
-    Gemini's daily quotas reset at midnight Pacific (never inside a DST change,
-    which happens at 02:00, so both midnights exist and are unambiguous).
-    """
-    day = datetime.fromtimestamp(now, _PACIFIC).date()
-    nxt = day + timedelta(days=1)
-    return (
-        datetime(day.year, day.month, day.day, tzinfo=_PACIFIC).timestamp(),
-        datetime(nxt.year, nxt.month, nxt.day, tzinfo=_PACIFIC).timestamp(),
-    )
+        return explain_unavailable(model, keys, states, exclude, now)

@@ -1,4 +1,4 @@
-"""Parsing the waits upstreams announce, and the US Pacific day boundary.
+"""Parsing the waits upstreams announce (Go and protobuf durations, Retry-After).
 
 Every parser returns seconds as a float, or ``None`` when the value is absent,
 malformed or negative: a hint we cannot read must never raise, the key pool
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Optional
 
@@ -108,68 +108,3 @@ def parse_retry_after_ms(value: object) -> Optional[float]:
         return None
     ms = _finite(float(s))
     return None if ms is None else ms / 1000.0
-
-
-# --- US Pacific midnight -----------------------------------------------------
-
-
-def _first_sunday_on_or_after(d: date) -> date:
-    return d + timedelta(days=(6 - d.weekday()) % 7)
-
-
-class _USPacific(tzinfo):
-    """US Pacific time by the 2007 US DST rules, for hosts without tz data.
-
-    DST runs from the second Sunday of March, 02:00 local, to the first Sunday
-    of November, 02:00 local. Only used when ``zoneinfo`` has no database
-    (slim container images without the ``tzdata`` package).
-    """
-
-    def _dst_window(self, year: int) -> tuple[datetime, datetime]:
-        start = _first_sunday_on_or_after(date(year, 3, 8))
-        end = _first_sunday_on_or_after(date(year, 11, 1))
-        return datetime.combine(start, time(2)), datetime.combine(end, time(1))
-
-    def utcoffset(self, dt: Optional[datetime]) -> timedelta:
-        return timedelta(hours=-8) + self.dst(dt)
-
-    def dst(self, dt: Optional[datetime]) -> timedelta:
-        if dt is None:
-            return timedelta(0)
-        start, end = self._dst_window(dt.year)
-        return timedelta(hours=1) if start <= dt.replace(tzinfo=None) < end else timedelta(0)
-
-    def tzname(self, dt: Optional[datetime]) -> str:
-        return "PDT" if self.dst(dt) else "PST"
-
-    def fromutc(self, dt: datetime) -> datetime:
-        # The DST switch instants in UTC: 10:00 UTC (02:00 PST) in March,
-        # 09:00 UTC (02:00 PDT) in November.
-        naive = dt.replace(tzinfo=None)
-        start, end = self._dst_window(naive.year)
-        in_dst = start + timedelta(hours=8) <= naive < end + timedelta(hours=8)
-        return (naive + timedelta(hours=-7 if in_dst else -8)).replace(tzinfo=self)
-
-
-def _pacific_zone() -> tzinfo:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("America/Los_Angeles")
-    except Exception:  # ZoneInfoNotFoundError, or no zoneinfo support at all
-        return _USPacific()
-
-
-PACIFIC: tzinfo = _pacific_zone()
-
-
-def next_pacific_midnight(now: float, zone: Optional[tzinfo] = None) -> float:
-    """Epoch seconds of the first midnight in US Pacific time strictly after ``now``.
-
-    Gemini's per-day quotas reset then. Midnight is never inside a DST switch
-    in this zone (switches happen at 02:00), so the result is unambiguous.
-    """
-    tz = zone or PACIFIC
-    local = datetime.fromtimestamp(now, tz)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
-    return midnight.timestamp()

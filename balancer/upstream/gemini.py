@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import parse_qsl
 
+from balancer.keypool.days import next_pacific_midnight
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.upstream import envelope
 from balancer.upstream.durations import (
-    next_pacific_midnight,
     parse_go_duration,
     parse_proto_duration,
     parse_retry_after,
