@@ -148,7 +148,7 @@ def finish_record(rt: Runtime, record: RequestRecord, started: float,
     if record.error_message:
         record.error_message = redact(record.error_message)[:1000]
     rt.records.append(record)
-    log.info("%s %s model=%s key=%s status=%s attempts=%d latency_ms=%d ttfb_ms=%s%s",
+    log.info("%s %s model=%s key_id=%s status=%s attempts=%d latency_ms=%d ttfb_ms=%s%s",
              record.api_format, record.route, record.model or "-", record.key_id or "-",
              record.status, record.attempts, record.latency_ms,
              record.ttfb_ms if record.ttfb_ms is not None else "-",
