@@ -168,6 +168,18 @@ class TestFailover:
         assert chat(client, auth).status_code == 429
         assert chat(client, auth, model="gemini-2.0-flash").status_code == 200
 
+    def test_a_rate_limit_cools_the_whole_group_for_that_model(self, client, auth, keys, upstream):
+        first, sibling = keys(2, tag="proj", group="project-a")
+        (outsider,) = keys(1, tag="solo")
+        upstream.set_key(first, "rate_minute", retry_delay="30s")
+        for _ in range(6):
+            assert chat(client, auth).status_code == 200
+        assert upstream.count(key=first) == 1
+        # The sibling shares the project's quota: at most the one call made before
+        # its sibling's 429 was seen.
+        assert upstream.count(key=sibling) <= 1
+        assert upstream.count(key=outsider) >= 5
+
     def test_a_client_error_is_relayed_without_retry_or_penalty(self, app, client, auth, keys,
                                                                  upstream, rt):
         keys(2)
