@@ -301,6 +301,14 @@ class TestOtherRoutes:
         assert resp.status_code == 200
         assert any("gemini-2.5-flash" in m["id"] for m in resp.get_json()["data"])
 
+    @pytest.mark.parametrize("prefix", ["/v1", "/openai/v1", "/api/v1"])
+    def test_chat_is_served_under_every_prefix(self, client, auth, keys, prefix):
+        keys(1)
+        resp = client.post(f"{prefix}/chat/completions", headers=auth, json={
+            "model": MODEL, "messages": [{"role": "user", "content": "prefixed"}]})
+        assert resp.status_code == 200
+        assert "prefixed" in resp.get_json()["choices"][0]["message"]["content"]
+
     def test_one_model(self, client, auth, keys):
         keys(1)
         resp = client.get(f"/v1/models/{MODEL}", headers=auth)
