@@ -1,6 +1,7 @@
 """Liveness and readiness for load balancers and platforms."""
 from __future__ import annotations
 
+import os
 import time
 
 import sqlalchemy as sa
@@ -35,5 +36,5 @@ def readyz():
     body = {"status": "ready" if ready else "not ready", "checks": checks,
             "keys": rt.keypool.stats() if rt.loaded else {},
             "buffered_records": len(rt.records), "dropped_records": rt.records.dropped,
-            "time": time.time()}
+            "pid": os.getpid(), "time": time.time()}
     return jsonify(body), (200 if ready else 503)

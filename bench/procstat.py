@@ -60,6 +60,18 @@ def tree_cpu(pids: list[int]) -> dict[int, float]:
     return {pid: cpu_seconds(pid) for pid in pids}
 
 
+def machine_ticks() -> dict[str, int]:
+    """Machine-wide CPU ticks from /proc/stat: busy, idle (with iowait) and steal."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return {"busy": user + nice + system + irq + softirq, "idle": idle + iowait, "steal": steal}
+
+
+def machine_share(before: dict[str, int], after: dict[str, int], seconds: float) -> dict[str, float]:
+    """Each kind of machine-wide CPU time between two ``machine_ticks``, in % of one core."""
+    return {k: round(100 * (after[k] - before[k]) / TICK / seconds, 1) for k in before}
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of one process (0 if it is gone)."""
     try:

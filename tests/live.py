@@ -37,22 +37,29 @@ class LiveBalancer:
         self.proc: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 30.0) -> "LiveBalancer":
-        """Start gunicorn and wait until every worker answers /readyz."""
+        """Start gunicorn and wait until every worker answers /readyz.
+
+        A worker accepts connections only after its key pool is loaded, so once
+        each worker's pid has answered 200 on a fresh connection, all are ready.
+        """
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
+        answered: set[int] = set()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                ready = requests.get(f"{self.url}/readyz", timeout=2).status_code == 200
+                resp = requests.get(f"{self.url}/readyz", timeout=2, headers={"Connection": "close"})
+                if resp.status_code == 200:
+                    answered.add(resp.json()["pid"])
             except requests.RequestException:
-                ready = False
-            if ready and self.log().count("background services started") >= self.workers:
+                pass
+            if len(answered) >= self.workers:
                 return self
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gunicorn did not become ready:\n{self.log()}")
 
@@ -71,6 +78,15 @@ class LiveBalancer:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes (children of the gunicorn master)."""
+        if self.proc is None:
+            return []
+        found = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            found += [int(pid) for pid in task.read_text().split()]
+        return found
 
     def log(self) -> str:
         """Everything gunicorn and Balancer wrote so far."""
