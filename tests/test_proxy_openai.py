@@ -336,3 +336,16 @@ def test_one_log_line_per_request_names_the_key_id_never_the_key(client, auth, k
 
 
 TOKEN_VALUE = "test-client-token"
+
+
+@pytest.mark.parametrize("how", ["event", "bare"])
+def test_a_stream_that_fails_before_its_first_byte_is_retried_on_another_key(
+        client, auth, keys, upstream, how):
+    broken, good = keys(2)
+    upstream.set_key(broken, "break_stream", after=0, how=how, error="rate_minute")
+    for _ in range(2):
+        resp = chat(client, auth, stream=True)
+        events = sse_events(resp)
+        assert events[-1] == "[DONE]"
+        assert not any(isinstance(e, dict) and "error" in e for e in events)
+    assert upstream.count(key=broken) == 1  # cooled down after its in-band 429

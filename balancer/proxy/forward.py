@@ -19,8 +19,8 @@ from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.proxy.auth import ANONYMOUS
 from balancer.proxy.errors import openai_error
-from balancer.proxy.relay import StreamRelay, finish_record, iter_chunks
-from balancer.proxy.sse import usage_tokens
+from balancer.proxy.relay import StreamRelay, finish_record, in_band_verdict, iter_chunks
+from balancer.proxy.sse import leading_error, usage_tokens
 from balancer.proxy.validate import health_model
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
 from balancer.telemetry import record as rec
@@ -101,13 +101,13 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
     timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
     state = Attempts(retries=settings.max_retries, failovers=settings.max_key_failovers)
     while state.may_go_on():
+        if state.last is not None and state.last.verdict.wants_backoff:
+            spent = settings.max_retries - state.retries
+            time.sleep(min(settings.retry_backoff_seconds * 2 ** max(0, spent - 1), MAX_BACKOFF))
         try:
             lease = rt.keypool.acquire(pool.id, model, exclude=state.tried)
         except NoKeyAvailable as exc:
             return _no_key(rt, record, state, exc, started)
-        if state.last is not None and state.last.verdict.wants_backoff:
-            spent = settings.max_retries - state.retries
-            time.sleep(min(settings.retry_backoff_seconds * 2 ** max(0, spent - 1), MAX_BACKOFF))
         state.tried.append(lease.key_id)
         record.attempts += 1
         headers = {"Content-Type": "application/json",
@@ -138,6 +138,13 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
                 resp.close()
                 _failed(rt, state, lease, classify_exception(err))
                 continue
+            err = leading_error(first)
+            if err is not None:
+                verdict = in_band_verdict(provider, err, lease, rt.clock())
+                if verdict.retryable:
+                    resp.close()
+                    _failed(rt, state, lease, verdict)
+                    continue
             record.key_id = lease.key_id
             record.failed_keys = tuple(state.failed)
             relay = StreamRelay(rt, provider, lease, resp, record, started,

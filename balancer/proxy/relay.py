@@ -111,15 +111,19 @@ class StreamRelay:
             finish_record(self.rt, record, self.started)
 
     def _error_verdict(self, err: dict) -> Verdict:
-        code = err.get("code")
-        status = code if isinstance(code, int) and 400 <= code < 600 else 500
-        body = json.dumps({"error": err}).encode()
-        verdict = self.provider.classify(status, {}, body, self.rt.clock(),
-                                         secrets=(self.lease.secret,))
+        verdict = in_band_verdict(self.provider, err, self.lease, self.rt.clock())
         if verdict.outcome in _PENALISED_MID_STREAM:
             return verdict
-        return Verdict(Outcome.INTERRUPTED, reason=verdict.reason, status=status,
+        return Verdict(Outcome.INTERRUPTED, reason=verdict.reason, status=verdict.status,
                        message=verdict.message)
+
+
+def in_band_verdict(provider: Provider, err: dict, lease: Lease, now: float) -> Verdict:
+    """Classify an error object that arrived inside a 200 stream."""
+    code = err.get("code")
+    status = code if isinstance(code, int) and 400 <= code < 600 else 500
+    return provider.classify(status, {}, json.dumps({"error": err}).encode(), now,
+                             secrets=(lease.secret,))
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -81,6 +81,20 @@ class OpenAIStreamTap:
         return event
 
 
+def leading_error(first: bytes) -> Optional[dict]:
+    """The error object when a stream's first event is an error, else None.
+
+    Nothing has reached the client at that point, so the request can still go
+    to another key.
+    """
+    match = _BOUNDARY.search(first)
+    event = (first[:match.end()] if match else first).strip()
+    if b'"error"' not in event:
+        return None
+    payload = event if event.startswith((b"{", b"[")) else _data_of(event)
+    return _error_of(payload) if payload else None
+
+
 def _data_of(event: bytes) -> Optional[bytes]:
     """The joined ``data:`` lines of one event, or None when it has none."""
     if event.startswith(b"data:") and b"\n" not in event and b"\r" not in event:
