@@ -6,6 +6,7 @@ changes while Balancer runs live in the database instead (``settings.py``).
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -110,6 +111,20 @@ def parse_gemini_keys(raw: Optional[str]) -> list[str]:
     return keys
 
 
+def parse_fernet_key(raw: Optional[str]) -> Optional[str]:
+    """An ENCRYPTION_KEY must be a Fernet key: 32 bytes, URL-safe base64."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        if len(base64.urlsafe_b64decode(raw.strip().encode())) != 32:
+            raise ValueError
+    except ValueError:  # binascii.Error is one
+        raise ConfigError("ENCRYPTION_KEY", "expected a Fernet key (32 bytes, URL-safe base64); "
+                          "make one with: python -c 'from cryptography.fernet import Fernet; "
+                          "print(Fernet.generate_key().decode())'") from None
+    return raw.strip()
+
+
 def load_secret_key(raw: Optional[str], instance: Path) -> str:
     """Use SECRET_KEY, or one generated once and kept in instance/ (mode 0600)."""
     if raw and raw.strip():
@@ -145,7 +160,7 @@ class Config:
         get = env.get
         self.INSTANCE_PATH = Path(get("BALANCER_INSTANCE_PATH") or INSTANCE)
         self.SECRET_KEY = load_secret_key(get("SECRET_KEY"), self.INSTANCE_PATH)
-        self.ENCRYPTION_KEY = (get("ENCRYPTION_KEY") or "").strip() or None
+        self.ENCRYPTION_KEY = parse_fernet_key(get("ENCRYPTION_KEY"))
         self.ADMIN_PASSWORD = (get("ADMIN_PASSWORD") or "").strip() or None
         self.SQLALCHEMY_DATABASE_URI = parse_database_url(get("DATABASE_URL"))
         self.GEMINI_API_KEYS = parse_gemini_keys(get("GEMINI_API_KEYS"))

@@ -48,6 +48,7 @@ def test_platform_database_urls_get_a_driver(tmp_path):
     ("LOG_LEVEL", "LOUD"),
     ("MAX_REQUEST_MB", "lots"),
     ("SECRET_KEY", "short"),
+    ("ENCRYPTION_KEY", "not-a-fernet-key"),
 ])
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     with pytest.raises(ConfigError) as err:
