@@ -42,15 +42,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The proxy under its three prefixes, and the ops endpoints."""
+    """The proxy's OpenAI and Gemini APIs under their prefixes, and the ops endpoints."""
     from balancer import ops
     from balancer.extensions import csrf
-    from balancer.proxy import openai_routes
-    from balancer.proxy.errors_http import PROXY_PREFIXES
-    csrf.exempt(openai_routes.bp)
-    for index, prefix in enumerate(PROXY_PREFIXES):
-        app.register_blueprint(openai_routes.bp, url_prefix=prefix,
-                               name="openai" if index == 0 else f"openai{index}")
+    from balancer.proxy import gemini_routes, openai_routes
+    from balancer.proxy.errors_http import GEMINI_PREFIXES, OPENAI_PREFIXES
+    for bp, prefixes in ((openai_routes.bp, OPENAI_PREFIXES), (gemini_routes.bp, GEMINI_PREFIXES)):
+        csrf.exempt(bp)
+        for index, prefix in enumerate(prefixes):
+            app.register_blueprint(bp, url_prefix=prefix,
+                                   name=bp.name if index == 0 else f"{bp.name}{index}")
     app.register_blueprint(ops.bp)
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from balancer import create_app
 from balancer.config import Config
 from tests.fake_upstream import FakeUpstream, make_key
+from tests.live import LiveBalancer
 
 TOKEN = "test-client-token"
 SECRET = "test-secret-key-that-is-long-enough"
@@ -145,3 +146,33 @@ def keys(rt, app, upstream):
         return made
 
     return add
+
+
+@pytest.fixture
+def live_env(make_app, database_url, upstream, tmp_path):
+    """Environment for a live Balancer on the shared test database (emptied first)."""
+    app = make_app()
+    from balancer.services import settings as settings_service
+    with app.app_context():
+        settings_service.update(app.extensions["balancer"], {"sync_interval_seconds": 0.5})
+
+    def env(keys: list[str], **extra) -> dict:
+        return {"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "GEMINI_BASE_URL": upstream.url,
+                "ALLOWED_TOKENS": TOKEN, "GEMINI_API_KEYS": ",".join(keys),
+                "BALANCER_INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "INFO", **extra}
+    return env
+
+
+@pytest.fixture
+def start(live_env):
+    """Start a live Balancer with given keys; stopped at the end of the test."""
+    running = []
+
+    def run(keys: list[str], **extra) -> LiveBalancer:
+        live = LiveBalancer(live_env(keys, **extra)).start()
+        running.append(live)
+        return live
+
+    yield run
+    for live in running:
+        live.stop()

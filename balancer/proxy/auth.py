@@ -5,7 +5,7 @@ from typing import Optional, Union
 
 from flask import Request, Response
 
-from balancer.proxy.errors import openai_error
+from balancer.proxy.errors import google_error, openai_error
 from balancer.runtime import Catalog, ClientInfo
 
 ANONYMOUS = ClientInfo(None, "anonymous")
@@ -31,4 +31,24 @@ def authenticate_openai(request: Request, catalog: Catalog) -> Union[ClientInfo,
     client = catalog.client_for(token)
     if client is None:
         return openai_error(401, "Invalid client token.", code="invalid_api_key")
+    return client
+
+
+def gemini_token(request: Request) -> Optional[str]:
+    """A token sent the Gemini way (``x-goog-api-key`` or ``?key=``), or None."""
+    token = request.headers.get("x-goog-api-key") or request.args.get("key")
+    return token.strip() if token and token.strip() else None
+
+
+def authenticate_gemini(request: Request, catalog: Catalog) -> Union[ClientInfo, Response]:
+    """The client of a Gemini-format request (key, header or Bearer), or a 401 in Google's shape."""
+    if not catalog.auth_required:
+        return ANONYMOUS
+    token = gemini_token(request) or bearer_token(request)
+    if token is None:
+        return google_error(401, "Missing client token: send it as 'x-goog-api-key', "
+                                 "'?key=' or 'Authorization: Bearer'.")
+    client = catalog.client_for(token)
+    if client is None:
+        return google_error(401, "Invalid client token.")
     return client

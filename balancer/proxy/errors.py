@@ -30,6 +30,25 @@ def openai_error(status: int, message: str, *, code: Optional[str] = None,
     return resp
 
 
+#: Google's canonical status names, for errors in Gemini's envelope.
+GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+    404: "NOT_FOUND", 405: "INVALID_ARGUMENT", 409: "ABORTED", 413: "INVALID_ARGUMENT",
+    415: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
+    501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+
+
+def google_error(status: int, message: str, *, retry_after: Optional[float] = None) -> Response:
+    """A JSON response in Google's ``{"error": {"code", "message", "status"}}`` envelope."""
+    body = {"error": {"code": status, "message": message,
+                      "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}
+    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+    if retry_after is not None:
+        resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return resp
+
+
 def openai_stream_error(message: str, *, code: str = "upstream_error",
                         etype: str = "server_error") -> bytes:
     """An SSE event that makes OpenAI SDKs raise ``APIError`` mid-stream."""

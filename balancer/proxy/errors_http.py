@@ -6,15 +6,30 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from balancer.proxy.errors import openai_error
+from balancer.proxy.auth import gemini_token
+from balancer.proxy.errors import google_error, openai_error
 
 log = logging.getLogger(__name__)
 
-PROXY_PREFIXES = ("/v1", "/openai/v1", "/api/v1")
+OPENAI_PREFIXES = ("/v1", "/openai/v1", "/api/v1")
+#: /v1 is shared: google-genai 3.x calls it too (see ``api_format_of``).
+GEMINI_PREFIXES = ("/v1beta", "/gemini/v1beta", "/v1")
 
 
-def _is_proxy_path(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in PROXY_PREFIXES)
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def api_format_of(req) -> str | None:
+    """Which API a request speaks: "gemini", "openai", or None (not the proxy)."""
+    path = req.path
+    if _under(path, ("/v1beta", "/gemini/v1beta")):
+        return "gemini"
+    if _under(path, ("/v1",)) and (gemini_token(req) or ":" in path.rsplit("/", 1)[-1]):
+        return "gemini"
+    if _under(path, OPENAI_PREFIXES):
+        return "openai"
+    return None
 
 
 def register(app: Flask) -> None:
@@ -22,11 +37,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if _is_proxy_path(request.path):
+        fmt = api_format_of(request)
+        if fmt is not None:
             messages = {404: f"Unknown route {request.method} {request.path}.",
                         405: f"Method {request.method} is not allowed on {request.path}.",
                         413: "The request body is too large."}
-            return openai_error(exc.code or 500, messages.get(exc.code, exc.description or exc.name),
+            message = messages.get(exc.code, exc.description or exc.name)
+            if fmt == "gemini":
+                return google_error(exc.code or 500, message)
+            return openai_error(exc.code or 500, message,
                                 code=(exc.name or "error").lower().replace(" ", "_"))
         return jsonify(error={"code": exc.code, "message": exc.description}), exc.code
 
@@ -34,6 +53,9 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception):
         # The traceback goes to the log (redacted there); the client gets no detail.
         log.exception("unhandled error on %s %s", request.method, request.path)
-        if _is_proxy_path(request.path):
+        fmt = api_format_of(request)
+        if fmt == "gemini":
+            return google_error(500, "Balancer hit an internal error.")
+        if fmt == "openai":
             return openai_error(500, "Balancer hit an internal error.", code="internal_error")
         return jsonify(error={"code": 500, "message": "internal error"}), 500

@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
 
-from balancer.proxy.auth import authenticate_openai
+from balancer.proxy import gemini_routes
+from balancer.proxy.auth import authenticate_openai, gemini_token
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import ProxyCall, forward, reject
 from balancer.proxy.validate import BadRequest, check_model, json_object
@@ -97,6 +98,9 @@ def embeddings():
 @bp.get("/models")
 def list_models():
     """The models the default pool's upstream offers."""
+    if gemini_token(request):
+        # GET /v1/models is also google-genai's call; its key marks it as such.
+        return gemini_routes.list_models()
     prepared = _prepare("models")
     if isinstance(prepared, Response):
         return prepared
@@ -109,6 +113,8 @@ def list_models():
 @bp.get("/models/<path:model_id>")
 def get_model(model_id: str):
     """One model."""
+    if gemini_token(request):
+        return gemini_routes.get_model(model_id)
     prepared = _prepare("models.get")
     if isinstance(prepared, Response):
         return prepared

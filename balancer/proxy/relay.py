@@ -4,21 +4,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import requests
 from flask import Response
 
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease
-from balancer.proxy.errors import openai_stream_error
-from balancer.proxy.sse import OpenAIStreamTap, usage_tokens
 from balancer.runtime import Runtime
 from balancer.telemetry import record as rec
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, map_requests_error
 from balancer.upstream.network import classify_exception
 from balancer.upstream.providers import Provider
+
+if TYPE_CHECKING:
+    from balancer.proxy.formats import ApiFormat, Tap
 from balancer.upstream.sanitize import redact
 
 log = logging.getLogger("balancer.proxy")
@@ -49,20 +50,23 @@ def iter_chunks(resp: requests.Response) -> Iterator[bytes]:
 class StreamRelay:
     """Sends a 200 stream on to the client and settles the key when it ends."""
 
-    def __init__(self, rt: Runtime, provider: Provider, lease: Lease, resp: requests.Response,
-                 record: RequestRecord, started: float, hide_usage_chunk: bool):
+    def __init__(self, rt: Runtime, provider: Provider, fmt: "ApiFormat", lease: Lease,
+                 resp: requests.Response, record: RequestRecord, started: float, tap: "Tap",
+                 mimetype: str):
         self.rt = rt
         self.provider = provider
+        self.fmt = fmt
         self.lease = lease
         self.resp = resp
         self.record = record
         self.started = started
-        self.tap = OpenAIStreamTap(hide_usage_chunk)
+        self.tap = tap
+        self.mimetype = mimetype
 
     def response(self, first: bytes, rest: Iterator[bytes]) -> Response:
         """The Flask response; status and headers are fixed before the body starts."""
         out = Response(self._generate(first, rest), status=self.resp.status_code,
-                       mimetype="text/event-stream")
+                       mimetype=self.mimetype)
         out.headers["Cache-Control"] = "no-cache"
         out.headers["X-Accel-Buffering"] = "no"
         _balancer_headers(out, self.record, self.started)
@@ -86,14 +90,14 @@ class StreamRelay:
                 verdict = self._error_verdict(self.tap.error)
             elif not self.tap.done:
                 verdict = Verdict(Outcome.INTERRUPTED, reason="stream_cut",
-                                  message="upstream ended the stream without [DONE]")
-                yield openai_stream_error("The upstream ended the stream early.",
-                                          code="stream_cut")
+                                  message="upstream ended the stream before the answer was complete")
+                yield self.fmt.stream_error(self.tap, "The upstream ended the stream early.",
+                                            "stream_cut")
         except UpstreamError as err:
             verdict = classify_exception(err)
             verdict = Verdict(Outcome.INTERRUPTED, reason=verdict.reason, message=verdict.message)
-            yield openai_stream_error(f"The upstream stream failed ({verdict.reason}).",
-                                      code=verdict.reason or "upstream_error")
+            yield self.fmt.stream_error(self.tap, f"The upstream stream failed ({verdict.reason}).",
+                                        verdict.reason)
         except GeneratorExit:
             verdict = Verdict(Outcome.INTERRUPTED, reason="client_gone")
             record.error_class = rec.CLIENT_GONE
@@ -103,7 +107,7 @@ class StreamRelay:
             # soon as the client has gone.
             self.resp.close()
             self.rt.push(self.rt.keypool.release(self.lease, verdict))
-            record.tokens_in, record.tokens_out = usage_tokens(self.tap.usage)
+            record.tokens_in, record.tokens_out = self.tap.tokens()
             if verdict.outcome is not Outcome.SUCCESS and record.error_class is None:
                 record.error_class = (rec.RATE_LIMITED if verdict.outcome is Outcome.RATE_LIMITED
                                       else rec.UPSTREAM_ERROR)

@@ -23,11 +23,27 @@ class OpenAIStreamTap:
         self.error: Optional[dict] = None
         self.done = False
         self.events = 0
-        self._buf = b""
+        #: an incomplete event, held as pieces, and its last bytes.
+        self._pending: list[bytes] = []
+        self._tail = b""
+
+    def tokens(self) -> tuple[int, int]:
+        """(input, output) tokens of the usage seen so far."""
+        return usage_tokens(self.usage)
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events to send on now."""
-        data = self._buf + chunk if self._buf else chunk
+        if self._pending:
+            # A boundary can only appear where the new bytes meet the held ones:
+            # a long event arriving in small pieces is not rescanned each time.
+            if not _BOUNDARY.search(self._tail + chunk):
+                self._pending.append(chunk)
+                self._tail = (self._tail + chunk)[-3:]
+                return b""
+            data = b"".join(self._pending) + chunk
+            self._pending = []
+        else:
+            data = chunk
         out = []
         pos = 0
         for match in _BOUNDARY.finditer(data):
@@ -35,12 +51,14 @@ class OpenAIStreamTap:
             pos = match.end()
             if kept:
                 out.append(kept)
-        self._buf = data[pos:]
+        if pos < len(data):
+            rest = data[pos:]
+            self._pending, self._tail = [rest], rest[-3:]
         return b"".join(out)
 
     def finish(self) -> bytes:
         """The stream ended: whatever is left, if it forms an event."""
-        rest, self._buf = self._buf, b""
+        rest, self._pending, self._tail = b"".join(self._pending), [], b""
         if not rest.strip():
             return b""
         return self._event(rest + b"\n\n")

@@ -1,0 +1,139 @@
+"""What differs between the client-facing APIs (OpenAI's, Gemini's own).
+
+The attempt loop and the relay are the same for both; they ask an
+``ApiFormat`` for the upstream URL and auth header, how to judge and count a
+success, how to shape errors for the client, and how to watch a stream.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Optional, Protocol
+from urllib.parse import urlencode
+
+from flask import Response
+
+from balancer.keypool.outcome import Verdict
+from balancer.proxy import gemini_stream
+from balancer.proxy.errors import google_error, openai_error, openai_stream_error
+from balancer.proxy.sse import OpenAIStreamTap, leading_error, usage_tokens
+from balancer.upstream import gemini
+from balancer.upstream.providers import Provider, openai_error_from_upstream
+from balancer.upstream.sanitize import redact
+
+if TYPE_CHECKING:
+    from balancer.proxy.forward import ProxyCall
+
+
+class Tap(Protocol):
+    """Watches a stream on its way to the client (see sse.py, gemini_stream.py)."""
+
+    error: Optional[dict]
+    done: bool
+
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def tokens(self) -> tuple[int, int]: ...
+
+
+class ApiFormat:
+    """The OpenAI API as clients speak it (and Balancer's default)."""
+
+    name = "openai"
+
+    def url(self, provider: Provider, base: str, call: "ProxyCall") -> str:
+        """The upstream URL of a call."""
+        return _with_query(provider.openai_url(base, call.path), call.query)
+
+    def auth_headers(self, provider: Provider, key: str) -> dict:
+        """The upstream key, as the upstream wants it for this API."""
+        return provider.auth_headers(key)
+
+    def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
+        """A failure verdict for a 2xx body that is no answer (empty), else None."""
+        return provider.check_success(parsed)
+
+    def usage(self, parsed: Any) -> tuple[int, int]:
+        """(input, output) tokens of a whole JSON answer."""
+        return usage_tokens(parsed.get("usage") if isinstance(parsed, dict) else None)
+
+    def error(self, status: int, message: str, *, code: Optional[str] = None,
+              param: Optional[str] = None, retry_after: Optional[float] = None) -> Response:
+        """An error Balancer itself answers, in this API's shape."""
+        return openai_error(status, message, code=code, param=param, retry_after=retry_after)
+
+    def upstream_error(self, status: int, body: bytes, secrets: tuple[str, ...]) -> bytes:
+        """An upstream error body, reshaped for this API's clients, secrets removed."""
+        return openai_error_from_upstream(status, body, secrets)
+
+    def new_tap(self, call: "ProxyCall") -> Tap:
+        """A fresh tap for one stream."""
+        return OpenAIStreamTap(hide_usage_chunk=not call.wants_usage)
+
+    def leading_error(self, first: bytes, call: "ProxyCall") -> Optional[dict]:
+        """The error object when a stream's first event is one."""
+        return leading_error(first)
+
+    def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
+        """Bytes that end a broken stream so the client's SDK raises."""
+        return openai_stream_error(message, code=reason or "upstream_error")
+
+    def stream_mimetype(self, call: "ProxyCall") -> str:
+        """The content type of a relayed stream."""
+        return "text/event-stream"
+
+
+class GeminiFormat(ApiFormat):
+    """Gemini's own API (generateContent, streamGenerateContent, ...)."""
+
+    name = "gemini"
+
+    def url(self, provider: Provider, base: str, call: "ProxyCall") -> str:
+        return _with_query(gemini.native_url(base, call.api_version, call.path), call.query)
+
+    def auth_headers(self, provider: Provider, key: str) -> dict:
+        return gemini.native_headers(key)
+
+    def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
+        return gemini.check_success(parsed, compat=False)
+
+    def usage(self, parsed: Any) -> tuple[int, int]:
+        meta = parsed.get("usageMetadata") if isinstance(parsed, dict) else None
+        return gemini_stream.native_usage_tokens(meta)
+
+    def error(self, status: int, message: str, *, code: Optional[str] = None,
+              param: Optional[str] = None, retry_after: Optional[float] = None) -> Response:
+        return google_error(status, message, retry_after=retry_after)
+
+    def upstream_error(self, status: int, body: bytes, secrets: tuple[str, ...]) -> bytes:
+        """Google's envelope as the upstream sent it (unwrapped from a list), redacted."""
+        try:
+            parsed = json.loads(body or b"null")
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list) and len(parsed) == 1:
+            parsed = parsed[0]
+        if not (isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)):
+            text = body.decode("utf-8", "replace")[:500] if body else f"upstream answered {status}"
+            return google_error(status, redact(text, secrets)).get_data()
+        return redact(json.dumps(parsed), secrets).encode()
+
+    def new_tap(self, call: "ProxyCall") -> Tap:
+        if call.framing == "sse":
+            return gemini_stream.GeminiSSETap()
+        return gemini_stream.GeminiArrayTap()
+
+    def leading_error(self, first: bytes, call: "ProxyCall") -> Optional[dict]:
+        return gemini_stream.leading_error(first, call.framing)
+
+    def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
+        return tap.error_tail(message)  # type: ignore[attr-defined]
+
+    def stream_mimetype(self, call: "ProxyCall") -> str:
+        return "text/event-stream" if call.framing == "sse" else "application/json"
+
+
+def _with_query(url: str, query: Optional[dict]) -> str:
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+FORMATS: dict[str, ApiFormat] = {"openai": ApiFormat(), "gemini": GeminiFormat()}

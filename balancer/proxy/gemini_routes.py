@@ -1,0 +1,131 @@
+"""Gemini-format routes: generateContent, streams, countTokens, embeddings, models.
+
+Mounted under /v1beta, /gemini/v1beta and /v1 (google-genai 3.x calls /v1).
+The client's token (``?key=``, ``x-goog-api-key`` or Bearer) is checked and
+never sent upstream; the upstream key goes in ``x-goog-api-key``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Union
+
+from flask import Blueprint, Response, current_app, request
+
+from balancer.proxy.auth import authenticate_gemini
+from balancer.proxy.errors import google_error
+from balancer.proxy.forward import ProxyCall, forward, reject
+from balancer.proxy.validate import BadRequest, check_model, json_object
+from balancer.runtime import ClientInfo, PoolInfo, Runtime
+
+bp = Blueprint("gemini", __name__)
+
+#: Actions on a model, and whether they stream.
+ACTIONS = {"generateContent": False, "streamGenerateContent": True, "countTokens": False,
+           "embedContent": False, "batchEmbedContents": False}
+_PAGE_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-=.]{1,512}")
+
+
+def _gemini_model(name: str) -> str:
+    """A Gemini model id from a path (``models/`` optional); no slashes inside."""
+    model = check_model(name.removeprefix("models/"), "model")
+    if "/" in model:
+        raise BadRequest("Invalid model name.", "model")
+    return model
+
+
+def _api_version() -> str:
+    return "v1" if request.path.startswith("/v1/") else "v1beta"
+
+
+def _prepare(route: str, stream: bool = False) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
+    rt: Runtime = current_app.extensions["balancer"]
+    client = authenticate_gemini(request, rt.catalog)
+    if isinstance(client, Response):
+        return reject(rt, route, client, stream=stream, api_format="gemini")
+    pool = rt.catalog.default_pool()
+    problem = None
+    if pool is None or not rt.loaded:
+        problem = google_error(503, "Balancer is starting: no key pool is loaded yet.", retry_after=2)
+    elif not pool.enabled:
+        problem = google_error(503, f"Pool '{pool.name}' is switched off.")
+    elif pool.kind != "gemini":
+        problem = google_error(400, f"Pool '{pool.name}' serves the OpenAI API only; "
+                                    "use /v1/chat/completions.")
+    if problem is not None:
+        return reject(rt, route, problem, client, stream=stream, api_format="gemini")
+    return rt, client, pool
+
+
+@bp.post("/models/<path:target>")
+def model_action(target: str):
+    """``models/{model}:{action}``: generate, stream, count tokens, embed."""
+    model, _, action = target.rpartition(":")
+    stream = ACTIONS.get(action, False)
+    route = f"gemini.{action}" if action in ACTIONS else "gemini.unknown"
+    prepared = _prepare(route, stream)
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    try:
+        if action not in ACTIONS:
+            raise BadRequest(f"Unknown method '{action or target}'; expected one of "
+                             f"{', '.join(ACTIONS)}.", status=404)
+        model = _gemini_model(model)
+        raw = request.get_data(cache=False)
+        json_object(raw)
+        alt = request.args.get("alt")
+        if alt not in (None, "sse", "json"):
+            raise BadRequest("'alt' must be 'sse' or 'json'.")
+    except BadRequest as exc:
+        return reject(rt, route, google_error(exc.status, str(exc)), client, stream=stream,
+                      api_format="gemini")
+    framing = "sse" if alt == "sse" else "array"
+    call = ProxyCall(route=route, method="POST", path=f"models/{model}:{action}", model=model,
+                     body=raw, stream=stream, client=client, api_format="gemini",
+                     api_version=_api_version(), framing=framing,
+                     query={"alt": "sse"} if stream and framing == "sse" else {})
+    return forward(rt, pool, call)
+
+
+@bp.get("/models")
+def list_models():
+    """The default pool's models, in Gemini's shape, paginated as upstream does."""
+    prepared = _prepare("gemini.models")
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    query = {}
+    try:
+        size = request.args.get("pageSize")
+        if size is not None:
+            if not size.isdigit() or not 1 <= int(size) <= 1000:
+                raise BadRequest("'pageSize' must be a whole number from 1 to 1000.")
+            query["pageSize"] = size
+        token = request.args.get("pageToken")
+        if token:
+            if not _PAGE_TOKEN_RE.fullmatch(token):
+                raise BadRequest("'pageToken' is not a page token.")
+            query["pageToken"] = token
+    except BadRequest as exc:
+        return reject(rt, "gemini.models", google_error(exc.status, str(exc)), client,
+                      api_format="gemini")
+    call = ProxyCall(route="gemini.models", method="GET", path="models", model=None, body=None,
+                     client=client, api_format="gemini", api_version=_api_version(), query=query)
+    return forward(rt, pool, call)
+
+
+@bp.get("/models/<path:name>")
+def get_model(name: str):
+    """One model, in Gemini's shape."""
+    prepared = _prepare("gemini.models.get")
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client, pool = prepared
+    try:
+        model = _gemini_model(name)
+    except BadRequest as exc:
+        return reject(rt, "gemini.models.get", google_error(exc.status, str(exc)), client,
+                      api_format="gemini")
+    call = ProxyCall(route="gemini.models.get", method="GET", path=f"models/{model}", model=None,
+                     body=None, client=client, api_format="gemini", api_version=_api_version())
+    return forward(rt, pool, call)
