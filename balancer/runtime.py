@@ -35,6 +35,10 @@ class PoolInfo:
     enabled: bool
     is_default: bool
     overrides: dict = field(default_factory=dict)
+    #: alias -> upstream model name, served by this pool.
+    aliases: dict = field(default_factory=dict)
+    #: the upstream's model ids (without ``models/``), from the last refresh.
+    models: tuple = ()
 
 
 @dataclass(frozen=True)

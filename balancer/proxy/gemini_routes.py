@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from balancer.proxy.auth import authenticate_gemini
 from balancer.proxy.errors import google_error
 from balancer.proxy.forward import ProxyCall, forward, reject
+from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
 
@@ -70,7 +71,10 @@ def model_action(target: str):
         if action not in ACTIONS:
             raise BadRequest(f"Unknown method '{action or target}'; expected one of "
                              f"{', '.join(ACTIONS)}.", status=404)
-        model = _gemini_model(model)
+        chosen = route_model(rt.catalog, check_model(model.removeprefix("models/"), "model"),
+                             "gemini")
+        pool = chosen.pool
+        model = _gemini_model(chosen.model)
         raw = request.get_data(cache=False)
         json_object(raw)
         alt = request.args.get("alt")
@@ -122,7 +126,10 @@ def get_model(name: str):
         return prepared
     rt, client, pool = prepared
     try:
-        model = _gemini_model(name)
+        chosen = route_model(rt.catalog, check_model(name.removeprefix("models/"), "model"),
+                             "gemini")
+        pool = chosen.pool
+        model = _gemini_model(chosen.model)
     except BadRequest as exc:
         return reject(rt, "gemini.models.get", google_error(exc.status, str(exc)), client,
                       api_format="gemini")

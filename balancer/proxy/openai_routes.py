@@ -1,22 +1,25 @@
 """OpenAI-format routes: chat completions, embeddings, models.
 
 Mounted under /v1, /openai/v1 and /api/v1. Views parse and check what the
-client sent, then hand one ``ProxyCall`` to ``forward``.
+client sent, pick the pool for its model, then hand one ``ProxyCall`` to
+``forward``.
 """
 from __future__ import annotations
 
 import json
+import time
 from typing import Union
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from balancer.proxy import gemini_routes
 from balancer.proxy.auth import authenticate_openai, gemini_token
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import ProxyCall, forward, reject
+from balancer.proxy.routing import Route, listed_models, route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
-from balancer.runtime import ClientInfo, PoolInfo, Runtime
+from balancer.runtime import ClientInfo, Runtime
 
 bp = Blueprint("openai", __name__)
 
@@ -26,33 +29,42 @@ def runtime() -> Runtime:
     return current_app.extensions["balancer"]
 
 
-def _prepare(route: str) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
+def _client(route: str) -> Union[tuple[Runtime, ClientInfo], Response]:
     rt = runtime()
     client = authenticate_openai(request, rt.catalog)
     if isinstance(client, Response):
         return reject(rt, route, client)
-    pool = rt.catalog.default_pool()
-    if pool is None or not rt.loaded:
+    if not rt.loaded:
         return reject(rt, route, openai_error(
             503, "Balancer is starting: no key pool is loaded yet.", code="not_ready",
             retry_after=2), client)
-    if not pool.enabled:
-        return reject(rt, route, openai_error(
-            503, f"Pool '{pool.name}' is switched off.", code="pool_disabled"), client)
-    return rt, client, pool
+    return rt, client
+
+
+def _bad(rt: Runtime, route: str, exc: BadRequest, client: ClientInfo) -> Response:
+    code = "model_not_routable" if exc.status == 503 else "invalid_request"
+    return reject(rt, route, openai_error(exc.status, str(exc), param=exc.param, code=code), client)
+
+
+def _with_model(body: dict, raw: bytes, route: Route, requested: str) -> bytes:
+    """The body to send: unchanged bytes, unless a prefix or alias renamed the model."""
+    if not route.rewrites(requested):
+        return raw
+    body["model"] = route.model
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @bp.post("/chat/completions")
 def chat_completions():
     """Chat, plain or streamed."""
-    prepared = _prepare("chat.completions")
+    prepared = _client("chat.completions")
     if isinstance(prepared, Response):
         return prepared
-    rt, client, pool = prepared
+    rt, client = prepared
     try:
         raw = request.get_data(cache=False)
         body = json_object(raw)
-        model = check_model(body.get("model"))
+        requested = check_model(body.get("model"))
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             raise BadRequest("'messages' must be a non-empty array.", "messages")
         stream = body.get("stream", False)
@@ -61,69 +73,82 @@ def chat_completions():
         options = body.get("stream_options")
         if options is not None and not isinstance(options, dict):
             raise BadRequest("'stream_options' must be an object.", "stream_options")
+        route = route_model(rt.catalog, requested)
     except BadRequest as exc:
-        return reject(rt, "chat.completions", openai_error(
-            exc.status, str(exc), param=exc.param, code="invalid_request"), client)
+        return _bad(rt, "chat.completions", exc, client)
+    raw = _with_model(body, raw, route, requested)
     wants_usage = bool((options or {}).get("include_usage"))
     if stream and not wants_usage:
         # Ask for usage on the client's behalf; the relay hides that chunk again.
+        body["model"] = route.model
         body["stream_options"] = {**(options or {}), "include_usage": True}
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
-                     model=model, body=raw, stream=stream, wants_usage=wants_usage, client=client)
-    return forward(rt, pool, call)
+                     model=route.model, body=raw, stream=stream, wants_usage=wants_usage,
+                     client=client)
+    return forward(rt, route.pool, call)
 
 
 @bp.post("/embeddings")
 def embeddings():
-    """Embeddings; the body goes upstream unchanged."""
-    prepared = _prepare("embeddings")
+    """Embeddings; the body goes upstream unchanged (but for a routed model name)."""
+    prepared = _client("embeddings")
     if isinstance(prepared, Response):
         return prepared
-    rt, client, pool = prepared
+    rt, client = prepared
     try:
         raw = request.get_data(cache=False)
         body = json_object(raw)
-        model = check_model(body.get("model"))
+        requested = check_model(body.get("model"))
         if body.get("input") in (None, "", []):
             raise BadRequest("'input' is required.", "input")
+        route = route_model(rt.catalog, requested)
     except BadRequest as exc:
-        return reject(rt, "embeddings", openai_error(
-            exc.status, str(exc), param=exc.param, code="invalid_request"), client)
-    call = ProxyCall(route="embeddings", method="POST", path="embeddings", model=model,
-                     body=raw, client=client)
-    return forward(rt, pool, call)
+        return _bad(rt, "embeddings", exc, client)
+    call = ProxyCall(route="embeddings", method="POST", path="embeddings", model=route.model,
+                     body=_with_model(body, raw, route, requested), client=client)
+    return forward(rt, route.pool, call)
 
 
 @bp.get("/models")
 def list_models():
-    """The models the default pool's upstream offers."""
+    """The models of every pool (from their cached lists), in OpenAI's shape."""
     if gemini_token(request):
         # GET /v1/models is also google-genai's call; its key marks it as such.
         return gemini_routes.list_models()
-    prepared = _prepare("models")
+    prepared = _client("models")
     if isinstance(prepared, Response):
         return prepared
-    rt, client, pool = prepared
-    call = ProxyCall(route="models", method="GET", path="models", model=None, body=None,
-                     client=client)
-    return forward(rt, pool, call)
+    rt, client = prepared
+    models = listed_models(rt.catalog)
+    if not models:
+        # No list fetched yet (a fresh start): ask the default pool's upstream.
+        pool = rt.catalog.default_pool()
+        if pool is None:
+            return reject(rt, "models", openai_error(503, "No pool is configured.",
+                                                     code="no_pool"), client)
+        call = ProxyCall(route="models", method="GET", path="models", model=None, body=None,
+                         client=client)
+        return forward(rt, pool, call)
+    created = int(time.time())
+    return jsonify(object="list", data=[
+        {"id": model, "object": "model", "created": created, "owned_by": pool.name}
+        for model, pool in models])
 
 
 @bp.get("/models/<path:model_id>")
 def get_model(model_id: str):
-    """One model."""
+    """One model, from the upstream of the pool that serves it."""
     if gemini_token(request):
         return gemini_routes.get_model(model_id)
-    prepared = _prepare("models.get")
+    prepared = _client("models.get")
     if isinstance(prepared, Response):
         return prepared
-    rt, client, pool = prepared
+    rt, client = prepared
     try:
-        model = check_model(model_id, "model")
+        route = route_model(rt.catalog, check_model(model_id, "model"))
     except BadRequest as exc:
-        return reject(rt, "models.get", openai_error(
-            exc.status, str(exc), param="model", code="invalid_model"), client)
-    call = ProxyCall(route="models.get", method="GET", path=f"models/{quote(model, safe='/')}",
+        return _bad(rt, "models.get", exc, client)
+    call = ProxyCall(route="models.get", method="GET", path=f"models/{quote(route.model, safe='/')}",
                      model=None, body=None, client=client)
-    return forward(rt, pool, call)
+    return forward(rt, route.pool, call)

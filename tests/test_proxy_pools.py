@@ -1,0 +1,86 @@
+"""Two pools side by side: Gemini and an OpenAI-compatible provider."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from balancer.extensions import db
+from balancer.models import Pool
+from balancer.services import keys as key_service
+from balancer.services import pools as pool_service
+from tests.fake_upstream import make_key
+
+
+@pytest.fixture
+def provider_pool(app, rt, upstream):
+    """An ``openai`` pool named "groq" on the fake's OpenAI-compatible provider, with 2 keys."""
+    with app.app_context():
+        pool = Pool(name="groq", kind="openai", base_url=f"{upstream.url}/openai/v1", overrides={})
+        db.session.add(pool)
+        db.session.commit()
+        made = [make_key("groq", i, openai=True) for i in range(2)]
+        key_service.add_keys(rt, made, pool)
+        pool_service.load_catalog(rt)
+    return made
+
+
+def chat(client, auth, model, stream=False):
+    return client.post("/v1/chat/completions", headers=auth, json={
+        "model": model, "stream": stream, "messages": [{"role": "user", "content": "to the pool"}]})
+
+
+def test_a_prefixed_model_goes_to_its_pool_with_the_prefix_removed(client, auth, keys, provider_pool, upstream):
+    gemini_keys = keys(1)
+    resp = chat(client, auth, "groq/gpt-4o-mini")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    sent = upstream.requests[-1]
+    assert sent["flavour"] == "provider" and sent["body"]["model"] == "gpt-4o-mini"
+    assert sent["headers"]["authorization"] in {f"Bearer {k}" for k in provider_pool}
+    assert chat(client, auth, "gemini-2.5-flash").status_code == 200
+    assert upstream.requests[-1]["key"] in gemini_keys
+
+
+def test_failover_stays_inside_the_pool(app, client, auth, keys, provider_pool, upstream, rt):
+    keys(1)
+    dead, good = provider_pool
+    upstream.set_key(dead, "invalid")
+    for _ in range(3):
+        assert chat(client, auth, "groq/gpt-4o-mini").status_code == 200
+    assert all(r["flavour"] == "provider" for r in upstream.requests)
+    rt.services.flush()
+    with app.app_context():
+        rows = {r["key"]: r for r in key_service.list_keys() if r["pool"] == "groq"}
+    assert sorted(r["status"] for r in rows.values()) == ["active", "disabled"]
+
+
+def test_a_provider_stream_hides_the_usage_chunk_it_was_asked_for(client, auth, provider_pool, upstream):
+    resp = chat(client, auth, "groq/gpt-4o-mini", stream=True)
+    events = [b.strip()[5:].strip() for b in resp.get_data(as_text=True).split("\n\n") if b.strip()]
+    assert events[-1] == "[DONE]"
+    assert all(json.loads(e)["choices"] for e in events[:-1])
+    assert upstream.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+
+
+def test_a_provider_rate_limit_cools_the_key_and_the_client_still_gets_an_answer(
+        client, auth, provider_pool, upstream):
+    limited, good = provider_pool
+    upstream.set_key(limited, "rate_minute")
+    for _ in range(4):
+        assert chat(client, auth, "groq/gpt-4o-mini").status_code == 200
+    assert upstream.count(key=limited) == 1
+
+
+def test_a_provider_client_error_keeps_its_openai_fields(client, auth, provider_pool):
+    resp = chat(client, auth, "groq/no-such-model")
+    assert resp.status_code == 404
+    err = resp.get_json()["error"]
+    assert err["code"] == "model_not_found" and "no-such-model" in err["message"]
+
+
+def test_gemini_format_requests_cannot_reach_an_openai_pool(client, provider_pool):
+    from tests.conftest import TOKEN
+    resp = client.post("/v1beta/models/groq/gpt-4o-mini:generateContent",
+                       headers={"x-goog-api-key": TOKEN}, json={"contents": []})
+    assert resp.status_code == 400
+    assert "OpenAI API only" in resp.get_json()["error"]["message"]
