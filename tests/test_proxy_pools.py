@@ -84,3 +84,23 @@ def test_gemini_format_requests_cannot_reach_an_openai_pool(client, provider_poo
                        headers={"x-goog-api-key": TOKEN}, json={"contents": []})
     assert resp.status_code == 400
     assert "OpenAI API only" in resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("model, flavour", [("imagen-3.0-generate-002", "compat"),
+                                            ("groq/dall-e-3", "provider")])
+def test_image_generation_goes_to_the_pools_upstream(client, auth, keys, provider_pool, upstream,
+                                                     model, flavour):
+    keys(1)
+    resp = client.post("/v1/images/generations", headers=auth,
+                       json={"model": model, "prompt": "a pelican", "n": 2})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert len(resp.get_json()["data"]) == 2 and resp.get_json()["data"][0]["b64_json"]
+    assert upstream.requests[-1]["flavour"] == flavour
+    assert upstream.requests[-1]["path"].endswith("/images/generations")
+
+
+def test_image_generation_needs_a_prompt(client, auth, keys, upstream):
+    keys(1)
+    resp = client.post("/v1/images/generations", headers=auth, json={"model": "imagen-3.0-generate-002"})
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "prompt"
+    assert upstream.requests == []

@@ -110,6 +110,28 @@ def embeddings():
     return forward(rt, route.pool, call)
 
 
+@bp.post("/images/generations")
+def image_generations():
+    """Image generation, passed to the upstream of the pool that serves the model."""
+    prepared = _client("images.generations")
+    if isinstance(prepared, Response):
+        return prepared
+    rt, client = prepared
+    try:
+        raw = request.get_data(cache=False)
+        body = json_object(raw)
+        requested = check_model(body.get("model"))
+        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+            raise BadRequest("'prompt' must be a non-empty string.", "prompt")
+        route = route_model(rt.catalog, requested)
+    except BadRequest as exc:
+        return _bad(rt, "images.generations", exc, client)
+    call = ProxyCall(route="images.generations", method="POST", path="images/generations",
+                     model=route.model, body=_with_model(body, raw, route, requested),
+                     client=client)
+    return forward(rt, route.pool, call)
+
+
 @bp.get("/models")
 def list_models():
     """The models of every pool (from their cached lists), in OpenAI's shape."""

@@ -172,6 +172,8 @@ OPENAI_MODELS: dict[str, tuple[str, int]] = {
     "text-embedding-3-small": ("embedding", 1705948997),
     "text-embedding-3-large": ("embedding", 1705953180),
     "text-embedding-ada-002": ("embedding", 1671217299),
+    "dall-e-3": ("image", 1698785189),
+    "gpt-image-1": ("image", 1745517030),
 }
 
 
@@ -184,6 +186,6 @@ def openai_model(model_id: str) -> Optional[dict[str, Any]]:
 
 
 def openai_kind(model_id: Optional[str]) -> Optional[str]:
-    """``"chat"``, ``"embedding"`` or None for an unknown model."""
+    """``"chat"``, ``"embedding"``, ``"image"`` or None for an unknown model."""
     entry = OPENAI_MODELS.get(model_id or "")
     return entry[0] if entry else None

@@ -90,6 +90,8 @@ class OpenAIShaped(Flavour):
             call.action, call.kind = "chat", KIND_GENERATE
         elif sub == "embeddings" and method == "POST":
             call.action, call.kind = "embeddings", KIND_OTHER
+        elif sub == "images/generations" and method == "POST":
+            call.action, call.kind = "images", KIND_OTHER
         elif sub == "models" and method == "GET":
             call.action, call.kind = "list", KIND_META
         elif sub.startswith("models/") and len(sub) > len("models/") and method == "GET":
@@ -107,7 +109,7 @@ class OpenAIShaped(Flavour):
         """Model from the body; ``stream: true`` makes a chat call a stream."""
         if not isinstance(call.body, dict):
             return
-        if call.action in ("chat", "embeddings") and isinstance(call.body.get("model"), str):
+        if call.action in ("chat", "embeddings", "images") and isinstance(call.body.get("model"), str):
             call.model = self.model_id(call.body["model"])
         if call.action == "chat" and call.body.get("stream") is True:
             call.kind = KIND_STREAM
@@ -128,7 +130,17 @@ class OpenAIShaped(Flavour):
             return refusal
         if call.action == "embeddings":
             return self._embeddings(call)
+        if call.action == "images":
+            return self._images(call)
         return self._chat(call, script)
+
+    def _images(self, call: Call) -> Reply:
+        # A 1x1 transparent PNG per image: real bytes, tiny bodies.
+        png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+               "60e6kgAAAABJRU5ErkJggg==")
+        count = call.body.get("n") if isinstance(call.body.get("n"), int) else 1
+        return self._json({"created": 1700000000,
+                           "data": [{"b64_json": png} for _ in range(max(1, min(count, 4)))]})
 
     def _embeddings(self, call: Call) -> Reply:
         body = call.body

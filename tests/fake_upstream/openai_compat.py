@@ -54,7 +54,9 @@ _CHAT_FIELDS = frozenset(
 _EMBEDDING_FIELDS = frozenset(
     {"model", "input", "encoding_format", "dimensions", "user", "extra_body"}
 )
-_METHODS = {"chat": "generateContent", "embeddings": "embedContent"}
+_IMAGE_FIELDS = frozenset({"model", "prompt", "n", "size", "response_format", "quality", "style",
+                           "user", "extra_body"})
+_METHODS = {"chat": "generateContent", "embeddings": "embedContent", "images": "predict"}
 
 
 class CompatFlavour(OpenAIShaped):
@@ -95,7 +97,7 @@ class CompatFlavour(OpenAIShaped):
 
     def check_body(self, call: Call) -> Optional[Reply]:
         """Unknown top-level keys are refused, as protobuf JSON parsing does."""
-        allowed = _CHAT_FIELDS if call.action == "chat" else _EMBEDDING_FIELDS
+        allowed = {"chat": _CHAT_FIELDS, "images": _IMAGE_FIELDS}.get(call.action, _EMBEDDING_FIELDS)
         for name in call.body:
             if name not in allowed:
                 return self.error(call, gerr.unknown_field(name))

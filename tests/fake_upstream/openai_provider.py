@@ -22,7 +22,7 @@ _RATE_HEADERS = [
     ("x-ratelimit-reset-requests", "6ms"),
     ("x-ratelimit-reset-tokens", "0s"),
 ]
-_ENDPOINT_KIND = {"chat": "chat", "embeddings": "embedding"}
+_ENDPOINT_KIND = {"chat": "chat", "embeddings": "embedding", "images": "image"}
 
 
 def _common_headers(content_type: str) -> Headers:
