@@ -101,6 +101,15 @@ SPECS: tuple[SettingSpec, ...] = (
                 "keys are probed with a cheap call (0 = never).", 0, 86_400),
     SettingSpec("sync_interval_seconds", float, 2.0, "How often each worker pulls key states, "
                 "settings and tokens changed by others.", 0.2, 60),
+    SettingSpec("suffix_search", bool, True, "Model names ending in -search add the Google "
+                "Search tool (Gemini API)."),
+    SettingSpec("suffix_image", bool, True, "Model names ending in -image ask for image output "
+                "(Gemini API)."),
+    SettingSpec("suffix_non_thinking", bool, True, "Model names ending in -non-thinking turn "
+                "thinking off (thinking budget 0)."),
+    SettingSpec("models_refresh_seconds", float, 3600.0, "How often each pool's model list "
+                "is fetched again from its upstream, for routing by model (0 = never).",
+                0, 604_800),
     SettingSpec("log_requests", bool, True, "Keep one request-log row per request (counters "
                 "and statistics go on either way)."),
 )

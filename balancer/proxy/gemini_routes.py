@@ -6,11 +6,13 @@ never sent upstream; the upstream key goes in ``x-goog-api-key``.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Union
 
 from flask import Blueprint, Response, current_app, request
 
+from balancer.proxy import suffixes
 from balancer.proxy.auth import authenticate_gemini
 from balancer.proxy.errors import google_error
 from balancer.proxy.forward import ProxyCall, forward, reject
@@ -71,12 +73,18 @@ def model_action(target: str):
         if action not in ACTIONS:
             raise BadRequest(f"Unknown method '{action or target}'; expected one of "
                              f"{', '.join(ACTIONS)}.", status=404)
-        chosen = route_model(rt.catalog, check_model(model.removeprefix("models/"), "model"),
-                             "gemini")
+        requested = check_model(model.removeprefix("models/"), "model")
+        base, suffix = suffixes.split(requested, rt.settings.current)
+        if action not in ("generateContent", "streamGenerateContent"):
+            base, suffix = requested, None
+        chosen = route_model(rt.catalog, base, "gemini")
         pool = chosen.pool
         model = _gemini_model(chosen.model)
         raw = request.get_data(cache=False)
-        json_object(raw)
+        body = json_object(raw)
+        if suffix is not None:
+            raw = json.dumps(suffixes.apply_native(body, suffix), ensure_ascii=False,
+                             separators=(",", ":")).encode()
         alt = request.args.get("alt")
         if alt not in (None, "sse", "json"):
             raise BadRequest("'alt' must be 'sse' or 'json'.")

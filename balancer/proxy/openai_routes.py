@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Union
+from typing import Optional, Union
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from balancer.proxy import gemini_routes
+from balancer.proxy import gemini_routes, suffixes
 from balancer.proxy.auth import authenticate_openai, gemini_token
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import ProxyCall, forward, reject
@@ -46,11 +46,23 @@ def _bad(rt: Runtime, route: str, exc: BadRequest, client: ClientInfo) -> Respon
     return reject(rt, route, openai_error(exc.status, str(exc), param=exc.param, code=code), client)
 
 
-def _with_model(body: dict, raw: bytes, route: Route, requested: str) -> bytes:
-    """The body to send: unchanged bytes, unless a prefix or alias renamed the model."""
-    if not route.rewrites(requested):
+def _route(rt: Runtime, requested: str) -> tuple[Route, Optional[str]]:
+    """The pool and model for a request, and a model suffix meant for a Gemini pool."""
+    base, suffix = suffixes.split(requested, rt.settings.current)
+    if suffix is not None:
+        route = route_model(rt.catalog, base)
+        if route.pool.kind == "gemini":
+            return route, suffix
+    return route_model(rt.catalog, requested), None
+
+
+def _with_model(body: dict, raw: bytes, route: Route, requested: str,
+                suffix: Optional[str] = None) -> bytes:
+    """The body to send: unchanged bytes, unless routing renamed the model or a suffix applies."""
+    if not route.rewrites(requested) and suffix is None:
         return raw
     body["model"] = route.model
+    suffixes.apply_openai(body, suffix)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -73,10 +85,10 @@ def chat_completions():
         options = body.get("stream_options")
         if options is not None and not isinstance(options, dict):
             raise BadRequest("'stream_options' must be an object.", "stream_options")
-        route = route_model(rt.catalog, requested)
+        route, suffix = _route(rt, requested)
+        raw = _with_model(body, raw, route, requested, suffix)
     except BadRequest as exc:
         return _bad(rt, "chat.completions", exc, client)
-    raw = _with_model(body, raw, route, requested)
     wants_usage = bool((options or {}).get("include_usage"))
     if stream and not wants_usage:
         # Ask for usage on the client's behalf; the relay hides that chunk again.
@@ -153,9 +165,20 @@ def list_models():
                          client=client)
         return forward(rt, pool, call)
     created = int(time.time())
-    return jsonify(object="list", data=[
-        {"id": model, "object": "model", "created": created, "owned_by": pool.name}
-        for model, pool in models])
+    # Of the suffixes, only -non-thinking has a meaning in chat completions.
+    thinking_off = "-non-thinking" in suffixes.active(rt.settings.current)
+    data = []
+    for model, pool in models:
+        data.append({"id": model, "object": "model", "created": created, "owned_by": pool.name})
+        if thinking_off and pool.kind == "gemini" and _generates(model):
+            data.append({"id": f"{model}-non-thinking", "object": "model", "created": created,
+                         "owned_by": pool.name})
+    return jsonify(object="list", data=data)
+
+
+def _generates(model: str) -> bool:
+    """Gemini models that write text (not embeddings, Imagen or Veo)."""
+    return model.startswith("gemini-") and "embedding" not in model
 
 
 @bp.get("/models/<path:model_id>")
