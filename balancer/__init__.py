@@ -62,9 +62,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The ``flask keys ...`` commands."""
-    from balancer.cli import keys_cli
-    app.cli.add_command(keys_cli)
+    """The ``flask keys|pools|models ...`` commands."""
+    from balancer.cli import keys_cli, models_cli, pools_cli
+    for group in (keys_cli, pools_cli, models_cli):
+        app.cli.add_command(group)
 
 
 def register_runtime(app: Flask, config: Config) -> None:

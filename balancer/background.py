@@ -1,4 +1,4 @@
-"""Background services of one process: bootstrap, flusher, sync loop, probes.
+"""Background services of one process: bootstrap, flusher, sync loop, probes, model lists.
 
 Under gunicorn's gevent worker these threads are greenlets. They are the only
 code that reads or writes the database on behalf of the proxy.
@@ -6,6 +6,7 @@ code that reads or writes the database on behalf of the proxy.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import Callable, Optional
@@ -17,6 +18,7 @@ from balancer.extensions import db
 from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
 from balancer.services import keys as key_service
+from balancer.services import models as model_service
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.telemetry.flusher import write_records
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.5
 BATCH = 5000
+#: How often the models round looks for lists older than models_refresh_seconds;
+#: jittered so that workers started together do not all fetch at once.
+MODELS_CHECK_INTERVAL = 60.0
 
 
 class NotMigrated(RuntimeError):
@@ -46,6 +51,8 @@ class Services:
         self.last_flush_ok: Optional[float] = None
         self.last_flush_error: Optional[str] = None
         self.last_sync_ok: Optional[float] = None
+        #: pool id -> epoch before which a failed model-list refresh is not retried.
+        self.models_failed: dict[int, float] = {}
         rt.services = self
 
     # -- lifecycle -------------------------------------------------------
@@ -75,7 +82,9 @@ class Services:
         for name, fn, interval in (
                 ("flusher", self.flush, lambda: FLUSH_INTERVAL),
                 ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
-                ("probes", self.probe, self._probe_interval)):
+                ("probes", self.probe, self._probe_interval),
+                ("models", self.refresh_models,
+                 lambda: MODELS_CHECK_INTERVAL * random.uniform(0.8, 1.2))):
             t = threading.Thread(target=self._loop, args=(name, fn, interval),
                                  name=f"balancer-{name}", daemon=True)
             t.start()
@@ -152,7 +161,8 @@ class Services:
             if pool is None or not pool.enabled or self._stop.is_set():
                 continue
             provider = PROVIDERS[pool.kind]
-            call = provider.probe(pool.base_url, model)
+            # "*" is the key's health for calls that name no model (model lists).
+            call = provider.probe(pool.base_url, None if model == "*" else model)
             try:
                 resp = self.rt.upstream.send(
                     pool.id, pool.proxy_url, call.method, call.url,
@@ -165,3 +175,11 @@ class Services:
             self.rt.push(self.rt.keypool.record_probe(key.id, model, ok))
             log.info("probe of key %s%s: %s", key.id, f" for {model}" if model else "",
                      "recovered" if ok else "still failing")
+
+    def refresh_models(self) -> None:
+        """Fetch again the model lists older than ``models_refresh_seconds``."""
+        with self.app.app_context():
+            try:
+                model_service.refresh_due(self.rt, self.models_failed)
+            finally:
+                db.session.remove()

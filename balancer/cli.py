@@ -1,4 +1,4 @@
-"""``flask keys ...``: manage upstream keys from the shell."""
+"""``flask keys|pools|models ...``: manage keys, pools and model lists from the shell."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,22 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from balancer.extensions import db
+from balancer.keypool.records import Strategy
 from balancer.services import keys as key_service
+from balancer.services import models as model_service
 from balancer.services import pools as pool_service
+from balancer.services import settings as settings_service
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
+pools_cli = AppGroup("pools", help="Manage pools: a provider endpoint, its keys and settings.")
+models_cli = AppGroup("models", help="Fetch and show the model lists of pools.")
+
+
+class CliError(click.ClickException):
+    """A refused command: one line on stderr, exit code 2."""
+
+    exit_code = 2
 
 
 def _rt():
@@ -107,3 +119,198 @@ def delete(key_id):
     except LookupError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"key {key_id} deleted")
+
+
+# --- pools ------------------------------------------------------------------------
+
+_STRATEGIES = click.Choice([s.value for s in Strategy])
+
+
+def _pairs(values, what: str) -> dict:
+    """``name=value`` options as a dict; an empty value is kept as "" (meaning: remove)."""
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"{what} {item!r}: expected NAME=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@pools_cli.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(pool_service.KINDS), required=True,
+              help="gemini (Google's API) or openai (any OpenAI-compatible base URL).")
+@click.option("--base-url", help="Upstream base URL; required for openai, e.g. "
+              "https://api.groq.com/openai/v1 (gemini: default GEMINI_BASE_URL).")
+@click.option("--proxy", "proxy_url", help="Outgoing proxy (http, https, socks5, socks5h); "
+              "default PROXY_URL.")
+@click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a runtime setting for this pool (repeatable).")
+@click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
+              help="Serve MODEL of this pool under the name ALIAS (repeatable).")
+@click.option("--disabled", is_flag=True, help="Create it switched off.")
+def pools_add(name, kind, base_url, proxy_url, strategy, settings, aliases, disabled):
+    """Create a pool.
+
+    Then give it keys with `flask keys add --pool NAME ...` and fetch its model
+    list with `flask models refresh NAME`.
+    """
+    overrides = _pairs(settings, "--set")
+    if strategy:
+        overrides["strategy"] = strategy
+    try:
+        pool = pool_service.create_pool(_rt(), name, kind, base_url, proxy_url=proxy_url,
+                                        overrides=overrides, aliases=_pairs(aliases, "--alias"),
+                                        enabled=not disabled)
+    except pool_service.PoolError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"pool {pool.name} created ({pool.kind}, {_base(pool.base_url, pool.kind)})")
+
+
+@pools_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def pools_list(as_json):
+    """List pools with their keys per status and their model lists."""
+    rows = pool_service.list_pools()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'NAME':<16} {'KIND':<7} {'STATE':<8} {'KEYS':>5} {'ACTIVE':>6} {'COOL':>5} "
+               f"{'DEAD':>5} {'OFF':>5} {'MODELS':>6}  BASE URL")
+    for r in rows:
+        k = r["keys"]
+        state = ("default" if r["is_default"] else "on") if r["enabled"] else "off"
+        click.echo(f"{r['name']:<16} {r['kind']:<7} {state:<8} {k['total']:>5} {k['active']:>6} "
+                   f"{k['cooling_down']:>5} {k['disabled']:>5} {k['switched_off']:>5} "
+                   f"{r['models']:>6}  {_base(r['base_url'], r['kind'])}"
+                   + (f" via {r['proxy_url']}" if r["proxy_url"] else ""))
+        extras = [f"{n}={v}" for n, v in sorted(r["overrides"].items())]
+        extras += [f"{a} -> {m}" for a, m in sorted(r["aliases"].items())]
+        if extras:
+            click.echo(f"{'':<16} " + ", ".join(extras))
+
+
+def _base(url, kind) -> str:
+    return url or ("GEMINI_BASE_URL" if kind == "gemini" else "-")
+
+
+@pools_cli.command("edit")
+@click.argument("name")
+@click.option("--name", "new_name", help="Rename the pool (clients' NAME/model prefixes change).")
+@click.option("--base-url", help="New base URL; \"\" for GEMINI_BASE_URL (gemini pools).")
+@click.option("--proxy", "proxy_url", help="New outgoing proxy; \"\" for PROXY_URL.")
+@click.option("--enable/--disable", "enabled", default=None, help="Switch the pool on or off.")
+@click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a runtime setting (repeatable); NAME= removes the override.")
+@click.option("--unset", multiple=True, metavar="NAME", help="Remove a setting override.")
+@click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
+              help="Add or change an alias (repeatable).")
+@click.option("--unalias", multiple=True, metavar="ALIAS", help="Remove an alias.")
+def pools_edit(name, new_name, base_url, proxy_url, enabled, strategy, settings, unset,
+               aliases, unalias):
+    """Change a pool's name, URLs, switch, setting overrides or aliases."""
+    try:
+        pool = pool_service.get_pool(name)
+        changes = {}
+        for field, value in (("name", new_name), ("base_url", base_url),
+                             ("proxy_url", proxy_url), ("enabled", enabled)):
+            if value is not None:
+                changes[field] = value
+        if strategy or settings or unset:
+            overrides = dict(pool.overrides or {})
+            for setting, value in {**_pairs(settings, "--set"),
+                                   **({"strategy": strategy} if strategy else {})}.items():
+                if value == "":
+                    overrides.pop(setting, None)
+                else:
+                    overrides[setting] = value
+            for setting in unset:
+                if overrides.pop(setting, None) is None:
+                    raise CliError(f"pool {pool.name} has no override named {setting!r}")
+            changes["overrides"] = overrides
+        if aliases or unalias:
+            merged = {**(pool.aliases or {}), **_pairs(aliases, "--alias")}
+            for alias in unalias:
+                if merged.pop(alias, None) is None:
+                    raise CliError(f"pool {pool.name} has no alias {alias!r}")
+            changes["aliases"] = {a: m for a, m in merged.items() if m}
+        if not changes:
+            raise CliError("nothing to change: give at least one option (see --help)")
+        pool = pool_service.edit_pool(_rt(), name, **changes)
+    except pool_service.PoolError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"pool {pool.name} changed")
+
+
+@pools_cli.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def pools_delete(name, yes):
+    """Delete a pool and all of its keys (never the default pool)."""
+    try:
+        pool = pool_service.check_deletable(pool_service.get_pool(name))
+        if not yes:
+            count = pool_service.key_count(pool.id)
+            click.confirm(f"Delete pool {pool.name} and its {count} keys for good?", abort=True)
+        count = pool_service.delete_pool(_rt(), name)
+    except pool_service.PoolError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"pool {name} deleted, with {count} keys")
+
+
+# --- models -----------------------------------------------------------------------
+
+
+def _loaded_rt():
+    """The runtime with settings, pools and keys loaded, as the server has them."""
+    rt = _rt()
+    if not rt.loaded:
+        settings_service.load(rt)
+        pool_service.load_catalog(rt)
+        rt.services.syncer.load_all(db.session)
+    return rt
+
+
+@models_cli.command("refresh")
+@click.argument("pool_name", required=False, metavar="[POOL]")
+def models_refresh(pool_name):
+    """Fetch the model list of POOL (default: every enabled pool) from its upstream."""
+    rt = _loaded_rt()
+    try:
+        results = model_service.refresh_pools(rt, pool_name)
+    except pool_service.PoolError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        rt.services.flush()  # key health learnt on the way (a dead key) reaches the database
+    for name, result in results.items():
+        if isinstance(result, Exception):
+            click.echo(f"{name}: failed: {result}", err=True)
+        else:
+            click.echo(f"{name}: {len(result)} models")
+    if any(isinstance(r, Exception) for r in results.values()):
+        sys.exit(1)
+
+
+@models_cli.command("list")
+@click.argument("pool_name", required=False, metavar="[POOL]")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_list(pool_name, as_json):
+    """Show the stored model lists and aliases of POOL (default: every pool)."""
+    try:
+        rows = model_service.list_models(pool_name)
+    except pool_service.PoolError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        when = r["refreshed_at"] or "never refreshed"
+        click.echo(f"{r['pool']} ({r['kind']}{'' if r['enabled'] else ', off'}): "
+                   f"{len(r['models'])} models, {when}")
+        for alias, model in sorted(r["aliases"].items()):
+            click.echo(f"  {alias} -> {model}")
+        for model in r["models"]:
+            click.echo(f"  {model}")

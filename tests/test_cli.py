@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.fake_upstream import make_key
+from tests.fake_upstream.catalogue import GEMINI_MODELS, OPENAI_MODELS
 
 
 @pytest.fixture
@@ -78,3 +79,95 @@ def test_disable_enable_and_delete(run, rt):
 def test_an_unknown_id_is_a_usage_error(app):
     result = app.test_cli_runner().invoke(args=["keys", "enable", "999"])
     assert result.exit_code == 2 and "no key with id 999" in result.output
+
+
+# --- flask pools / flask models ---------------------------------------------------
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(args=list(args), input=input, catch_exceptions=False)
+    return invoke
+
+
+def pools(cli) -> dict:
+    result = cli("pools", "list", "--json")
+    assert result.exit_code == 0, result.output
+    return {p["name"]: p for p in json.loads(result.output)}
+
+
+def test_pools_add_list_edit_delete(cli, upstream):
+    result = cli("pools", "add", "groq", "--kind", "openai", "--base-url", f"{upstream.url}/openai/v1",
+                 "--proxy", "socks5h://bob:pw@127.0.0.1:1080", "--strategy", "least_busy",
+                 "--set", "max_failures=5", "--alias", "fast=gpt-4o-mini", "--alias", "big=gpt-4.1")
+    assert result.exit_code == 0 and result.output.startswith("pool groq created (openai")
+    groq = pools(cli)["groq"]
+    assert groq["overrides"] == {"strategy": "least_busy", "max_failures": 5}
+    assert groq["aliases"] == {"fast": "gpt-4o-mini", "big": "gpt-4.1"}
+    assert groq["proxy_url"] == "socks5h://bob:***@127.0.0.1:1080" and groq["enabled"]
+    text = cli("pools", "list").output
+    assert "groq" in text and "fast -> gpt-4o-mini" in text and "pw" not in text
+
+    result = cli("pools", "edit", "groq", "--name", "groq-eu", "--disable", "--set", "max_failures=",
+                 "--set", "max_retries=1", "--unset", "strategy", "--alias", "fast=o4-mini",
+                 "--unalias", "big", "--proxy", "")
+    assert result.exit_code == 0, result.output
+    edited = pools(cli)["groq-eu"]
+    assert edited["overrides"] == {"max_retries": 1} and edited["aliases"] == {"fast": "o4-mini"}
+    assert edited["proxy_url"] is None and not edited["enabled"]
+
+    cli("keys", "add", make_key("cli-pool", 0, openai=True), "--pool", "groq-eu")
+    assert cli("pools", "delete", "groq-eu", input="n\n").exit_code == 1
+    result = cli("pools", "delete", "groq-eu", input="y\n")
+    assert "and its 1 keys for good?" in result.output and "deleted, with 1 keys" in result.output
+    assert set(pools(cli)) == {"gemini"} and listed(lambda *a: cli("keys", *a)) == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (("pools", "add", "Bad/Name", "--kind", "gemini"), "pool name 'Bad/Name'"),
+    (("pools", "add", "groq", "--kind", "openai"), "needs a base URL"),
+    (("pools", "add", "g", "--kind", "gemini", "--set", "max_failures"), "expected NAME=VALUE"),
+    (("pools", "add", "g", "--kind", "gemini", "--set", "nope=1"), "nope: no such setting"),
+    (("pools", "add", "g", "--kind", "gemini", "--alias", "x=a b"), "not a valid model name"),
+    (("pools", "add", "g", "--kind", "gemini", "--proxy", "ftp://p"), "proxy URL"),
+    (("pools", "edit", "nope", "--disable"), "no pool named 'nope'"),
+    (("pools", "edit", "gemini"), "nothing to change"),
+    (("pools", "edit", "gemini", "--unalias", "x"), "has no alias 'x'"),
+    (("pools", "edit", "gemini", "--unset", "max_retries"), "has no override named 'max_retries'"),
+    (("pools", "delete", "gemini", "--yes"), "default pool"),
+    (("pools", "delete", "nope", "--yes"), "no pool named 'nope'"),
+    (("models", "refresh", "nope"), "no pool named 'nope'"),
+    (("models", "list", "nope"), "no pool named 'nope'"),
+])
+def test_refused_commands_exit_2_with_one_line(app, args, words):
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert line.startswith("Error: ") and words in line and "\n" not in line
+
+
+def test_models_refresh_and_list(cli, upstream):
+    cli("keys", "add", make_key("cli-m", 0))
+    cli("pools", "add", "prov", "--kind", "openai", "--base-url", f"{upstream.url}/openai/v1",
+        "--alias", "mini=gpt-4o-mini")
+    cli("keys", "add", make_key("cli-m", 1, openai=True), make_key("cli-m", 2, openai=True), "--pool", "prov")
+    upstream.set_key(make_key("cli-m", 1, openai=True), "invalid")
+    result = cli("models", "refresh")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"gemini: {len(GEMINI_MODELS)} models",
+                                          f"prov: {len(OPENAI_MODELS)} models"]
+    assert [k["status"] for k in listed(lambda *a: cli("keys", *a))] == ["active", "disabled", "active"]
+    rows = json.loads(cli("models", "list", "prov", "--json").output)
+    assert rows[0]["models"][0] == "gpt-4o-mini" and rows[0]["aliases"] == {"mini": "gpt-4o-mini"}
+    text = cli("models", "list", "prov").output
+    assert text.startswith(f"prov (openai): {len(OPENAI_MODELS)} models, 20") and "  mini -> gpt-4o-mini" in text
+
+
+def test_models_refresh_reports_a_failure_with_exit_1(cli, upstream):
+    cli("pools", "add", "prov", "--kind", "openai", "--base-url", f"{upstream.url}/openai/v1")
+    result = cli("models", "refresh", "prov")
+    assert result.exit_code == 1
+    assert result.output.strip() == "prov: failed: No key can list the models: the pool has no keys."

@@ -322,14 +322,15 @@ class TestOtherRoutes:
         assert len(resp.get_json()["data"]) == 2
 
 
-def test_one_log_line_per_request_names_the_key_id_never_the_key(client, auth, keys, caplog):
+def test_one_log_line_per_request_names_the_key_id_never_the_key(app, client, auth, keys, caplog):
     made = keys(1)
+    key_id = key_id_of(app, made[0])
     with caplog.at_level("INFO", logger="balancer.proxy"):
         chat(client, auth, model="gemini-2.0-flash")
     lines = [r.getMessage() for r in caplog.records if r.name == "balancer.proxy"]
     assert len(lines) == 1
     line = lines[0]
-    for part in ("chat.completions", "model=gemini-2.0-flash", "key_id=1", "status=200",
+    for part in ("chat.completions", "model=gemini-2.0-flash", f"key_id={key_id}", "status=200",
                  "attempts=1", "latency_ms=", "ttfb_ms="):
         assert part in line
     assert made[0] not in caplog.text and TOKEN_VALUE not in caplog.text

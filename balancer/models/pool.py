@@ -27,6 +27,12 @@ class Pool(db.Model):
     is_default: so.Mapped[bool] = so.mapped_column(default=False)
     #: runtime-setting overrides for this pool (name -> value).
     overrides: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    #: alias -> upstream model name; None (rows older than 0002) reads as {}.
+    aliases: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON, default=dict)
+    #: the upstream's model ids without ``models/``; None reads as [].
+    models: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON, default=list)
+    #: when ``models`` was last fetched from the upstream; None = never.
+    models_refreshed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

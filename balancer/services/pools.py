@@ -1,13 +1,49 @@
-"""Pools: the default Gemini pool and the in-memory catalog."""
+"""Pools: create, edit, delete, list; the default Gemini pool; the in-memory catalog."""
 from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from balancer.config import Config
 from balancer.extensions import db
-from balancer.models import ClientToken, Pool
+from balancer.keypool.records import KeyStatus
+from balancer.models import ApiKey, ClientToken, KeyEvent, KeyModelState, Pool
+from balancer.models.types import utcnow
 from balancer.runtime import Catalog, ClientInfo, PoolInfo, Runtime, env_clients
+from balancer.settings import SettingError, validate
 
 DEFAULT_POOL = "gemini"
+KINDS = ("gemini", "openai")
+
+#: A pool's name prefixes model names ("groq/llama-3.3-70b"): no slash, no capitals.
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+#: "models/..." is Gemini's own model prefix, never a pool's.
+_RESERVED_NAMES = frozenset({"models"})
+#: An alias is what a client sends as its model: one segment.
+_ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}")
+#: Where an alias points: an upstream model name, slashes allowed between
+#: segments ("meta-llama/llama-3.3-70b-instruct"), nothing that could change a URL.
+_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*(?:/[A-Za-z0-9][A-Za-z0-9._:@+\-]*)*")
+MAX_MODEL_LENGTH = 200
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+#: Settings that govern the whole process, not one pool.
+GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds"})
+_EDITABLE = frozenset({"name", "kind", "base_url", "proxy_url", "enabled", "overrides", "aliases"})
+
+
+class PoolError(ValueError):
+    """A pool change was refused; the message says why, in one line."""
+
+
+class PoolNotFound(PoolError, LookupError):
+    """No pool has that name."""
+
+
+# --- the default pool and the catalog -----------------------------------------
 
 
 def ensure_default_pool() -> Pool:
@@ -15,7 +51,8 @@ def ensure_default_pool() -> Pool:
     pool = db.session.scalar(sa.select(Pool).where(Pool.is_default.is_(True)))
     if pool is not None:
         return pool
-    pool = Pool(name=DEFAULT_POOL, kind="gemini", is_default=True, overrides={})
+    pool = Pool(name=DEFAULT_POOL, kind="gemini", is_default=True, overrides={}, aliases={},
+                models=[])
     db.session.add(pool)
     try:
         db.session.commit()
@@ -27,26 +64,306 @@ def ensure_default_pool() -> Pool:
 
 
 def get_pool(name: str | None) -> Pool:
-    """A pool by name, or the default pool; LookupError when unknown."""
+    """A pool by name, or the default pool; PoolNotFound (a LookupError) when unknown."""
     if name is None:
         return ensure_default_pool()
     pool = db.session.scalar(sa.select(Pool).where(Pool.name == name))
     if pool is None:
-        raise LookupError(f"no pool named {name!r}")
+        raise PoolNotFound(f"no pool named {name!r}")
     return pool
+
+
+def pool_info(p: Pool, config: Config) -> PoolInfo:
+    """A pool row as the proxy holds it: URLs resolved against the environment."""
+    base = p.base_url or (config.GEMINI_BASE_URL if p.kind == "gemini" else "")
+    return PoolInfo(id=p.id, name=p.name, kind=p.kind, base_url=base.rstrip("/"),
+                    proxy_url=p.proxy_url or config.PROXY_URL, enabled=p.enabled,
+                    is_default=p.is_default, overrides=dict(p.overrides or {}),
+                    aliases=dict(p.aliases or {}), models=tuple(p.models or ()))
 
 
 def load_catalog(rt: Runtime) -> Catalog:
     """Read pools and client tokens into a new Catalog and install it."""
-    config = rt.config
-    pools = {}
-    for p in db.session.scalars(sa.select(Pool)):
-        base = p.base_url or (config.GEMINI_BASE_URL if p.kind == "gemini" else "")
-        pools[p.id] = PoolInfo(id=p.id, name=p.name, kind=p.kind, base_url=base.rstrip("/"),
-                               proxy_url=p.proxy_url or config.PROXY_URL, enabled=p.enabled,
-                               is_default=p.is_default, overrides=dict(p.overrides or {}))
-    clients = env_clients(config)
+    pools = {p.id: pool_info(p, rt.config) for p in db.session.scalars(sa.select(Pool))}
+    clients = env_clients(rt.config)
     for t in db.session.scalars(sa.select(ClientToken).where(ClientToken.enabled.is_(True))):
         clients[t.token_hash] = ClientInfo(t.id, t.name)
     rt.catalog = Catalog(pools=pools, clients=clients)
     return rt.catalog
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def check_name(name: Any) -> str:
+    """A pool name: lower-case letters, digits, ``_`` and ``-``, at most 64."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise PoolError(f"pool name {name!r}: use 1-64 of a-z, 0-9, '_' and '-', starting "
+                        "with a letter or digit (it prefixes model names, so no '/')")
+    if name in _RESERVED_NAMES:
+        raise PoolError(f"pool name {name!r} is reserved")
+    return name
+
+
+def check_kind(kind: Any) -> str:
+    """``gemini`` or ``openai``."""
+    if kind not in KINDS:
+        raise PoolError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def check_base_url(url: Optional[str], kind: str) -> Optional[str]:
+    """An http(s) base URL without query or fragment; required for ``openai`` pools."""
+    url = (url or "").strip()
+    if not url:
+        if kind == "openai":
+            raise PoolError("an openai pool needs a base URL, e.g. https://api.groq.com/openai/v1")
+        return None
+    _check_url("base URL", url, ("http", "https"))
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise PoolError("base URL: no query string or fragment")
+    if parts.username or parts.password:
+        raise PoolError("base URL: no credentials in the URL (keys go in headers)")
+    return url.rstrip("/")
+
+
+def check_proxy_url(url: Optional[str]) -> Optional[str]:
+    """An outgoing proxy (http, https, socks5, socks5h), or None for PROXY_URL."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    _check_url("proxy URL", url, _PROXY_SCHEMES)
+    return url
+
+
+def _check_url(what: str, url: str, schemes: tuple[str, ...]) -> None:
+    if len(url) > 512 or any(c.isspace() for c in url):
+        raise PoolError(f"{what}: at most 512 characters, no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise PoolError(f"{what}: not a valid URL") from None
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise PoolError(f"{what}: expected {'/'.join(schemes)}://host[:port]...")
+
+
+def check_overrides(overrides: Optional[Mapping[str, Any]], rt: Runtime) -> dict:
+    """Setting overrides, coerced to their types; unknown or process-wide names refused."""
+    overrides = dict(overrides or {})
+    for name in overrides:
+        if name in GLOBAL_ONLY:
+            raise PoolError(f"{name}: applies to the whole process, not one pool")
+    try:
+        return validate(overrides, rt.settings.current.values)
+    except SettingError as exc:
+        raise PoolError(str(exc)) from None
+
+
+def check_aliases(aliases: Optional[Mapping[str, Any]]) -> dict:
+    """Aliases as alias -> upstream model, both safe to use as model names."""
+    if aliases is None:
+        return {}
+    if not isinstance(aliases, Mapping):
+        raise PoolError("aliases: expected a mapping of alias -> model")
+    clean = {}
+    for alias, target in aliases.items():
+        if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias) or ".." in alias:
+            raise PoolError(f"alias {alias!r}: use letters, digits and ._:@+- (no '/'), "
+                            "at most 128")
+        if not is_model_name(target):
+            raise PoolError(f"alias {alias!r}: {target!r} is not a valid model name")
+        clean[alias] = target
+    return clean
+
+
+def is_model_name(value: Any) -> bool:
+    """True for a name safe to put in an upstream path (segments joined by single slashes)."""
+    return isinstance(value, str) and len(value) <= MAX_MODEL_LENGTH and ".." not in value \
+        and _TARGET_RE.fullmatch(value) is not None
+
+
+def _check_unique(name: str, pool_id: Optional[int] = None) -> None:
+    query = sa.select(Pool.id).where(Pool.name == name)
+    if pool_id is not None:
+        query = query.where(Pool.id != pool_id)
+    if db.session.scalar(query) is not None:
+        raise PoolError(f"a pool named {name!r} already exists")
+
+
+def _commit(name: str) -> None:
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another process took the name between our check and our commit.
+        db.session.rollback()
+        raise PoolError(f"a pool named {name!r} already exists") from None
+
+
+def key_count(pool_id: int) -> int:
+    """How many keys a pool holds."""
+    return db.session.scalar(sa.select(sa.func.count(ApiKey.id)).where(ApiKey.pool_id == pool_id))
+
+
+# --- operations -------------------------------------------------------------------
+
+
+def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = None, *,
+                proxy_url: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
+                aliases: Optional[Mapping[str, str]] = None, enabled: bool = True) -> Pool:
+    """Create a pool; in force in this process at once, in others after a sync.
+
+    :param base_url: required for ``openai``; for ``gemini`` None follows GEMINI_BASE_URL.
+    :param proxy_url: the outgoing proxy; None follows PROXY_URL.
+    :raises PoolError: a value was refused; nothing is saved then.
+    """
+    name = check_name(name)
+    kind = check_kind(kind)
+    pool = Pool(name=name, kind=kind, base_url=check_base_url(base_url, kind),
+                proxy_url=check_proxy_url(proxy_url), enabled=bool(enabled), is_default=False,
+                overrides=check_overrides(overrides, rt), aliases=check_aliases(aliases),
+                models=[])
+    _check_unique(name)
+    db.session.add(pool)
+    _commit(name)
+    load_catalog(rt)
+    return pool
+
+
+def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
+    """Change a pool; in force in this process at once, in others after a sync.
+
+    ``changes``: ``name`` (a rename), ``kind`` (only while the pool has no
+    keys), ``base_url``, ``proxy_url``, ``enabled``, ``overrides`` and
+    ``aliases`` (the last two replaced whole). A new base URL, proxy or kind
+    makes the model list due for a refresh.
+
+    :raises PoolNotFound: no pool has that name.
+    :raises PoolError: a value was refused; nothing is saved then.
+    """
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise PoolError(f"cannot change {', '.join(sorted(unknown))} of a pool")
+    pool = get_pool(name)
+    kind = pool.kind
+    if "kind" in changes and changes["kind"] != pool.kind:
+        kind = check_kind(changes["kind"])
+        if pool.is_default:
+            raise PoolError("the default pool is always of kind gemini")
+        if key_count(pool.id):
+            raise PoolError(f"pool {pool.name!r} has keys of kind {pool.kind}: delete them "
+                            "first, or create another pool")
+    if "name" in changes and changes["name"] != pool.name:
+        _check_unique(check_name(changes["name"]), pool.id)
+    base_url = check_base_url(changes["base_url"] if "base_url" in changes else pool.base_url, kind)
+    proxy_url = check_proxy_url(changes["proxy_url"]) if "proxy_url" in changes else pool.proxy_url
+    overrides = check_overrides(changes["overrides"], rt) if "overrides" in changes else None
+    aliases = check_aliases(changes["aliases"]) if "aliases" in changes else None
+
+    if (kind, base_url, proxy_url) != (pool.kind, pool.base_url, pool.proxy_url):
+        # Another upstream, or another way to reach it: the old list proves nothing.
+        pool.models_refreshed_at = None
+    pool.name = changes.get("name", pool.name)
+    pool.kind, pool.base_url, pool.proxy_url = kind, base_url, proxy_url
+    if "enabled" in changes:
+        pool.enabled = bool(changes["enabled"])
+    if overrides is not None:
+        pool.overrides = overrides
+    if aliases is not None:
+        pool.aliases = aliases
+    pool.updated_at = utcnow()
+    _commit(pool.name)
+    load_catalog(rt)
+    return pool
+
+
+def delete_pool(rt: Runtime, name: str) -> int:
+    """Delete a pool and its keys for good; returns how many keys went with it.
+
+    :raises PoolNotFound: no pool has that name.
+    :raises PoolError: the default pool cannot be deleted.
+    """
+    pool = check_deletable(get_pool(name))
+    key_ids = list(db.session.scalars(sa.select(ApiKey.id).where(ApiKey.pool_id == pool.id)))
+    # Explicit deletes rather than trusting ON DELETE CASCADE: same result on every
+    # database, and one event per key in the log.
+    if key_ids:
+        db.session.execute(sa.delete(KeyModelState).where(KeyModelState.key_id.in_(key_ids)))
+        db.session.execute(sa.delete(ApiKey).where(ApiKey.pool_id == pool.id))
+        db.session.execute(sa.insert(KeyEvent), [
+            {"created_at": utcnow(), "key_id": key_id, "event": "delete",
+             "reason": f"pool {pool.name} deleted"} for key_id in key_ids])
+    db.session.delete(pool)
+    db.session.commit()
+    for key_id in key_ids:
+        rt.keypool.remove_key(key_id)
+    load_catalog(rt)
+    return len(key_ids)
+
+
+def check_deletable(pool: Pool) -> Pool:
+    """The pool, unless it is the default one (PoolError)."""
+    if pool.is_default:
+        raise PoolError(f"pool {pool.name!r} is the default pool and cannot be deleted")
+    return pool
+
+
+def list_pools() -> list[dict]:
+    """Every pool with its settings and key counts (for the CLI and the UI)."""
+    counts = _key_counts()
+    out = []
+    for p in db.session.scalars(sa.select(Pool).order_by(Pool.is_default.desc(), Pool.id)):
+        out.append({
+            "id": p.id, "name": p.name, "kind": p.kind, "base_url": p.base_url,
+            "proxy_url": mask_proxy(p.proxy_url), "enabled": p.enabled,
+            "is_default": p.is_default, "overrides": dict(p.overrides or {}),
+            "aliases": dict(p.aliases or {}), "models": len(p.models or ()),
+            "models_refreshed_at": iso(p.models_refreshed_at),
+            "keys": counts.get(p.id, _empty_counts()),
+        })
+    return out
+
+
+def _empty_counts() -> dict[str, int]:
+    return dict(total=0, active=0, cooling_down=0, disabled=0, switched_off=0)
+
+
+def _key_counts() -> dict[int, dict[str, int]]:
+    """Per pool: keys in all, active, cooling down (every model), disabled (dead), switched off."""
+    now = utcnow()
+    cooling: dict[int, list[bool]] = {}
+    for key_id, until in db.session.execute(sa.select(KeyModelState.key_id, KeyModelState.cooldown_until)):
+        cooling.setdefault(key_id, []).append(until is not None and until > now)
+    counts: dict[int, dict[str, int]] = {}
+    for key_id, pool_id, enabled, status in db.session.execute(
+            sa.select(ApiKey.id, ApiKey.pool_id, ApiKey.enabled, ApiKey.status)):
+        row = counts.setdefault(pool_id, _empty_counts())
+        row["total"] += 1
+        if not enabled:
+            row["switched_off"] += 1
+        elif status == KeyStatus.DISABLED.value:
+            row["disabled"] += 1
+        elif cooling.get(key_id) and all(cooling[key_id]):
+            row["cooling_down"] += 1
+        else:
+            row["active"] += 1
+    return counts
+
+
+def mask_proxy(url: Optional[str]) -> Optional[str]:
+    """A proxy URL with its password hidden."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def iso(value: Optional[datetime]) -> Optional[str]:
+    """An aware datetime as ISO 8601 with ``Z``."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
