@@ -163,14 +163,16 @@ class Services:
             provider = PROVIDERS[pool.kind]
             # "*" is the key's health for calls that name no model (model lists).
             call = provider.probe(pool.base_url, None if model == "*" else model)
+            proxy = self.rt.proxy_for(pool, key.id)
             try:
                 resp = self.rt.upstream.send(
-                    pool.id, pool.proxy_url, call.method, call.url,
+                    pool.id, proxy, call.method, call.url,
                     headers={**call.headers, **probe_headers(pool.kind, key.secret)}, body=None,
                     stream=False, timeout=(settings.connect_timeout_seconds, 30.0))
                 ok = resp.status_code == 200
                 resp.close()
-            except UpstreamError:
+            except UpstreamError as err:
+                self.rt.proxy_failed(proxy, err)
                 ok = False
             self.rt.push(self.rt.keypool.record_probe(key.id, model, ok))
             log.info("probe of key %s%s: %s", key.id, f" for {model}" if model else "",

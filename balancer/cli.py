@@ -145,13 +145,15 @@ def _pairs(values, what: str) -> dict:
               "https://api.groq.com/openai/v1 (gemini: default GEMINI_BASE_URL).")
 @click.option("--proxy", "proxy_url", help="Outgoing proxy (http, https, socks5, socks5h); "
               "default PROXY_URL.")
+@click.option("--proxies", help="Several outgoing proxies, comma separated; each key is "
+              "pinned to one.")
 @click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Override a runtime setting for this pool (repeatable).")
 @click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
               help="Serve MODEL of this pool under the name ALIAS (repeatable).")
 @click.option("--disabled", is_flag=True, help="Create it switched off.")
-def pools_add(name, kind, base_url, proxy_url, strategy, settings, aliases, disabled):
+def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, aliases, disabled):
     """Create a pool.
 
     Then give it keys with `flask keys add --pool NAME ...` and fetch its model
@@ -163,7 +165,7 @@ def pools_add(name, kind, base_url, proxy_url, strategy, settings, aliases, disa
     try:
         pool = pool_service.create_pool(_rt(), name, kind, base_url, proxy_url=proxy_url,
                                         overrides=overrides, aliases=_pairs(aliases, "--alias"),
-                                        enabled=not disabled)
+                                        enabled=not disabled, proxies=_split(proxies))
     except pool_service.PoolError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"pool {pool.name} created ({pool.kind}, {_base(pool.base_url, pool.kind)})")
@@ -192,6 +194,11 @@ def pools_list(as_json):
             click.echo(f"{'':<16} " + ", ".join(extras))
 
 
+def _split(text):
+    """A comma- or space-separated list (None stays None)."""
+    return None if text is None else [part for part in text.replace(",", " ").split() if part]
+
+
 def _base(url, kind) -> str:
     return url or ("GEMINI_BASE_URL" if kind == "gemini" else "-")
 
@@ -201,6 +208,7 @@ def _base(url, kind) -> str:
 @click.option("--name", "new_name", help="Rename the pool (clients' NAME/model prefixes change).")
 @click.option("--base-url", help="New base URL; \"\" for GEMINI_BASE_URL (gemini pools).")
 @click.option("--proxy", "proxy_url", help="New outgoing proxy; \"\" for PROXY_URL.")
+@click.option("--proxies", help="New list of outgoing proxies, comma separated; \"\" for none.")
 @click.option("--enable/--disable", "enabled", default=None, help="Switch the pool on or off.")
 @click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
@@ -209,7 +217,7 @@ def _base(url, kind) -> str:
 @click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
               help="Add or change an alias (repeatable).")
 @click.option("--unalias", multiple=True, metavar="ALIAS", help="Remove an alias.")
-def pools_edit(name, new_name, base_url, proxy_url, enabled, strategy, settings, unset,
+def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, settings, unset,
                aliases, unalias):
     """Change a pool's name, URLs, switch, setting overrides or aliases."""
     try:
@@ -219,6 +227,8 @@ def pools_edit(name, new_name, base_url, proxy_url, enabled, strategy, settings,
                              ("proxy_url", proxy_url), ("enabled", enabled)):
             if value is not None:
                 changes[field] = value
+        if proxies is not None:
+            changes["proxies"] = _split(proxies)
         if strategy or settings or unset:
             overrides = dict(pool.overrides or {})
             for setting, value in {**_pairs(settings, "--set"),

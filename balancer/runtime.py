@@ -18,6 +18,8 @@ from balancer.keypool.records import PoolPolicy, Transition
 from balancer.settings import SettingsCache
 from balancer.telemetry.buffer import Buffer
 from balancer.telemetry.record import RequestRecord
+from balancer.upstream.errors import UpstreamError, UpstreamUnreachable
+from balancer.upstream.proxies import ProxyChooser
 from balancer.upstream.session import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class PoolInfo:
     aliases: dict = field(default_factory=dict)
     #: the upstream's model ids (without ``models/``), from the last refresh.
     models: tuple = ()
+    #: several outgoing proxies, keys pinned to one each; empty: ``proxy_url``.
+    proxies: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Runtime:
         self.records: Buffer[RequestRecord] = Buffer(maxlen=200_000)
         self.transitions: Buffer[Transition] = Buffer(maxlen=200_000)
         self.upstream = UpstreamClient()
+        self.proxy_chooser = ProxyChooser(self.clock)
         #: True once keys, settings and catalogs were loaded from the database.
         self.loaded = False
         self.services = None  # set by background.Services
@@ -113,6 +118,17 @@ class Runtime:
         """The key-pool policy of a pool: settings plus the pool's overrides."""
         pool = self.catalog.pools.get(pool_id)
         return self.settings.current.policy(pool.overrides if pool else None)
+
+    def proxy_for(self, pool: PoolInfo, key_id: int) -> Optional[str]:
+        """The outgoing proxy of one key of a pool (None: a direct connection)."""
+        if pool.proxies:
+            return self.proxy_chooser.choose(pool.proxies, key_id)
+        return pool.proxy_url
+
+    def proxy_failed(self, proxy: Optional[str], err: UpstreamError) -> None:
+        """Pass over a proxy that could not be reached (the key is not to blame)."""
+        if proxy and isinstance(err, UpstreamUnreachable) and err.kind == "proxy":
+            self.proxy_chooser.failed(proxy)
 
     def push(self, transitions: list[Transition]) -> None:
         """Queue transitions for the database (written within a second)."""

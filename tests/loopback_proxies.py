@@ -71,6 +71,11 @@ class HttpForwardProxy(LoopbackProxy):
         parts = urlsplit(target.decode())
         upstream = socket.create_connection((parts.hostname, parts.port or 80))
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        # One request per connection: the upstream closes after answering, so the
+        # client opens a new connection (and comes through here) for the next one.
+        headers, sep, body = rest.partition(b"\r\n\r\n")
+        kept = [h for h in headers.split(b"\r\n") if not h.lower().startswith((b"connection:", b"proxy-connection:"))]
+        rest = b"\r\n".join(kept + [b"Connection: close"]) + sep + body
         upstream.sendall(b" ".join([method, path.encode(), version]) + b"\r\n" + rest)
         self.used += 1
         _pipe(client, upstream)

@@ -23,6 +23,9 @@ class Pool(db.Model):
     base_url: so.Mapped[Optional[str]] = so.mapped_column(sa.String(512))
     #: None: PROXY_URL from the environment applies.
     proxy_url: so.Mapped[Optional[str]] = so.mapped_column(sa.String(512))
+    #: several outgoing proxies; each key is pinned to one (upstream/proxies.py).
+    #: Empty or None: ``proxy_url`` (or PROXY_URL) for every key.
+    proxies: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON, default=list)
     enabled: so.Mapped[bool] = so.mapped_column(default=True)
     is_default: so.Mapped[bool] = so.mapped_column(default=False)
     #: runtime-setting overrides for this pool (name -> value).

@@ -45,9 +45,9 @@ class Endings:
         """No (further) key can serve: 429 or 503 with Retry-After, saying why."""
         last = state.last
         if last is not None and exc.status == 503 and last.verdict.outcome in (
-                Outcome.TRANSIENT, Outcome.OVERLOADED, Outcome.RATE_LIMITED):
-            # Every key was tried and each failed for a passing reason: the
-            # upstream's own answer tells the client more than "no key".
+                Outcome.TRANSIENT, Outcome.OVERLOADED, Outcome.RATE_LIMITED, Outcome.PROXY_FAULT):
+            # Every key was tried and each failed for a passing reason (or the way
+            # out failed): the upstream's own answer tells more than "no key".
             return self.exhausted(state)
         message = exc.message
         if last is not None and last.verdict.message:

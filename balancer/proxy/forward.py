@@ -124,10 +124,12 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
                    # Compressed streams may be held back by a compressor's buffer.
                    "Accept-Encoding": "identity" if call.stream else "gzip, deflate",
                    **fmt.auth_headers(provider, lease.secret)}
+        proxy = rt.proxy_for(pool, lease.key_id)
         try:
-            resp = rt.upstream.send(pool.id, pool.proxy_url, call.method, url, headers=headers,
+            resp = rt.upstream.send(pool.id, proxy, call.method, url, headers=headers,
                                     body=call.body, stream=True, timeout=timeout)
         except UpstreamError as err:
+            rt.proxy_failed(proxy, err)
             _failed(rt, state, lease, classify_exception(err))
             continue
         if not 200 <= resp.status_code < 300:

@@ -8,6 +8,8 @@ answer, so a dead key found this way is disabled as on the proxy path.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 from datetime import timedelta
@@ -165,7 +167,9 @@ def _fetch(rt: Runtime, pool: PoolInfo, page_size: int) -> list[str]:
         tried.append(lease.key_id)
         verdict, models = _NOT_A_LIST, None  # if we fail ourselves, the key is not charged
         try:
-            verdict, models = _list_with(rt, pool, lease.secret, timeout, page_size)
+            # This key's own outgoing proxy, as on the proxy path.
+            via = dataclasses.replace(pool, proxy_url=rt.proxy_for(pool, lease.key_id))
+            verdict, models = _list_with(rt, via, lease.secret, timeout, page_size)
         finally:
             rt.push(rt.keypool.release(lease, verdict))
         if models is not None:
@@ -217,6 +221,7 @@ def _get_json(rt: Runtime, pool: PoolInfo, url: str, headers: dict, secret: str,
         resp = rt.upstream.send(pool.id, pool.proxy_url, "GET", url, headers=headers, body=None,
                                 stream=False, timeout=timeout)
     except UpstreamError as err:
+        rt.proxy_failed(pool.proxy_url, err)
         return classify_exception(err), None
     try:
         status, body = resp.status_code, resp.content

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -32,7 +32,8 @@ MAX_MODEL_LENGTH = 200
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 #: Settings that govern the whole process, not one pool.
 GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds"})
-_EDITABLE = frozenset({"name", "kind", "base_url", "proxy_url", "enabled", "overrides", "aliases"})
+_EDITABLE = frozenset({"name", "kind", "base_url", "proxy_url", "proxies", "enabled", "overrides",
+                       "aliases"})
 
 
 class PoolError(ValueError):
@@ -79,7 +80,8 @@ def pool_info(p: Pool, config: Config) -> PoolInfo:
     return PoolInfo(id=p.id, name=p.name, kind=p.kind, base_url=base.rstrip("/"),
                     proxy_url=p.proxy_url or config.PROXY_URL, enabled=p.enabled,
                     is_default=p.is_default, overrides=dict(p.overrides or {}),
-                    aliases=dict(p.aliases or {}), models=tuple(p.models or ()))
+                    aliases=dict(p.aliases or {}), models=tuple(p.models or ()),
+                    proxies=tuple(p.proxies or ()))
 
 
 def load_catalog(rt: Runtime) -> Catalog:
@@ -126,6 +128,16 @@ def check_base_url(url: Optional[str], kind: str) -> Optional[str]:
     if parts.username or parts.password:
         raise PoolError("base URL: no credentials in the URL (keys go in headers)")
     return url.rstrip("/")
+
+
+def check_proxies(urls: Optional[Sequence[str]]) -> list[str]:
+    """Several outgoing proxies, each checked, duplicates dropped, order kept."""
+    found: list[str] = []
+    for url in urls or ():
+        url = check_proxy_url(url)
+        if url and url not in found:
+            found.append(url)
+    return found
 
 
 def check_proxy_url(url: Optional[str]) -> Optional[str]:
@@ -211,17 +223,20 @@ def key_count(pool_id: int) -> int:
 
 def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = None, *,
                 proxy_url: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
-                aliases: Optional[Mapping[str, str]] = None, enabled: bool = True) -> Pool:
+                aliases: Optional[Mapping[str, str]] = None, enabled: bool = True,
+                proxies: Optional[Sequence[str]] = None) -> Pool:
     """Create a pool; in force in this process at once, in others after a sync.
 
     :param base_url: required for ``openai``; for ``gemini`` None follows GEMINI_BASE_URL.
     :param proxy_url: the outgoing proxy; None follows PROXY_URL.
+    :param proxies: several outgoing proxies instead, each key pinned to one.
     :raises PoolError: a value was refused; nothing is saved then.
     """
     name = check_name(name)
     kind = check_kind(kind)
     pool = Pool(name=name, kind=kind, base_url=check_base_url(base_url, kind),
-                proxy_url=check_proxy_url(proxy_url), enabled=bool(enabled), is_default=False,
+                proxy_url=check_proxy_url(proxy_url), proxies=check_proxies(proxies),
+                enabled=bool(enabled), is_default=False,
                 overrides=check_overrides(overrides, rt), aliases=check_aliases(aliases),
                 models=[])
     _check_unique(name)
@@ -258,6 +273,7 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
         _check_unique(check_name(changes["name"]), pool.id)
     base_url = check_base_url(changes["base_url"] if "base_url" in changes else pool.base_url, kind)
     proxy_url = check_proxy_url(changes["proxy_url"]) if "proxy_url" in changes else pool.proxy_url
+    proxies = check_proxies(changes["proxies"]) if "proxies" in changes else None
     overrides = check_overrides(changes["overrides"], rt) if "overrides" in changes else None
     aliases = check_aliases(changes["aliases"]) if "aliases" in changes else None
 
@@ -266,6 +282,8 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
         pool.models_refreshed_at = None
     pool.name = changes.get("name", pool.name)
     pool.kind, pool.base_url, pool.proxy_url = kind, base_url, proxy_url
+    if proxies is not None:
+        pool.proxies = proxies
     if "enabled" in changes:
         pool.enabled = bool(changes["enabled"])
     if overrides is not None:
@@ -316,7 +334,8 @@ def list_pools() -> list[dict]:
     for p in db.session.scalars(sa.select(Pool).order_by(Pool.is_default.desc(), Pool.id)):
         out.append({
             "id": p.id, "name": p.name, "kind": p.kind, "base_url": p.base_url,
-            "proxy_url": mask_proxy(p.proxy_url), "enabled": p.enabled,
+            "proxy_url": mask_proxy(p.proxy_url),
+            "proxies": [mask_proxy(url) for url in p.proxies or ()], "enabled": p.enabled,
             "is_default": p.is_default, "overrides": dict(p.overrides or {}),
             "aliases": dict(p.aliases or {}), "models": len(p.models or ()),
             "models_refreshed_at": iso(p.models_refreshed_at),

@@ -25,6 +25,9 @@ def classify_exception(err: UpstreamError) -> Verdict:
         return Verdict(Outcome.PROXY_FAULT, reason="bad_call", message=message)
     if isinstance(err, UpstreamTimeout):
         reason = "connect_timeout" if err.phase == "connect" else "read_timeout"
+    elif isinstance(err, UpstreamUnreachable) and err.kind == "proxy":
+        # The outgoing proxy failed: nothing is known about the key.
+        return Verdict(Outcome.PROXY_FAULT, reason="proxy_error", message=message)
     elif isinstance(err, UpstreamUnreachable):
         reason = "connect_error"
     elif isinstance(err, UpstreamProtocolError):
