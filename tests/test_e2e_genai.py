@@ -51,3 +51,36 @@ def test_google_genai_sees_failover_and_clear_errors(start, upstream):
     with pytest.raises(errors.ClientError) as err:
         client.models.generate_content(model="no-such-model", contents="x")
     assert err.value.code == 404 and "no-such-model" in err.value.message
+
+
+def test_both_official_clients_against_a_gemini_pool_and_an_openai_compatible_pool(start, upstream):
+    import time
+
+    import openai
+
+    from tests.live import flask_cli
+    live = start([make_key("two", i) for i in range(2)])
+    env = live.env
+    add = flask_cli(env, "pools", "add", "groq", "--kind", "openai",
+                    "--base-url", f"{upstream.url}/openai/v1")
+    assert add.returncode == 0, add.stderr
+    keys = flask_cli(env, "keys", "add", "--pool", "groq",
+                     *[make_key("groq", i, openai=True) for i in range(2)])
+    assert keys.stdout.startswith("2 added"), keys.stdout + keys.stderr
+    refresh = flask_cli(env, "models", "refresh")
+    assert refresh.returncode == 0 and "groq:" in refresh.stdout, refresh.stdout + refresh.stderr
+    time.sleep(1.5)  # the running workers pick the new pool, keys and lists up in their sync loop
+
+    oa = openai.OpenAI(base_url=f"{live.url}/v1", api_key=TOKEN, max_retries=0, timeout=20)
+    ids = {m.id: m.owned_by for m in oa.models.list()}
+    assert ids["gpt-4o-mini"] == "groq" and ids[MODEL] == "gemini"
+    reply = oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "to groq"}])
+    assert "to groq" in reply.choices[0].message.content
+    assert upstream.requests[-1]["flavour"] == "provider"
+    reply = oa.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "to gemini"}])
+    assert "to gemini" in reply.choices[0].message.content
+    assert upstream.requests[-1]["flavour"] == "compat"
+
+    client = genai_client(live, "v1beta")
+    assert "native" in client.models.generate_content(model=MODEL, contents="native").text
+    assert upstream.requests[-1]["flavour"] == "native"
