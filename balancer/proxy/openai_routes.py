@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -101,10 +101,19 @@ def chat_completions():
     return forward(rt, route.pool, call)
 
 
-@bp.post("/embeddings")
-def embeddings():
-    """Embeddings; the body goes upstream unchanged (but for a routed model name)."""
-    prepared = _client("embeddings")
+def _require_input(body: dict) -> None:
+    if body.get("input") in (None, "", []):
+        raise BadRequest("'input' is required.", "input")
+
+
+def _require_prompt(body: dict) -> None:
+    if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+        raise BadRequest("'prompt' must be a non-empty string.", "prompt")
+
+
+def _forward_plain(route_name: str, path: str, check: Callable[[dict], None]) -> Response:
+    """A JSON call that goes upstream as sent (but for a routed model name)."""
+    prepared = _client(route_name)
     if isinstance(prepared, Response):
         return prepared
     rt, client = prepared
@@ -112,36 +121,25 @@ def embeddings():
         raw = request.get_data(cache=False)
         body = json_object(raw)
         requested = check_model(body.get("model"))
-        if body.get("input") in (None, "", []):
-            raise BadRequest("'input' is required.", "input")
+        check(body)
         route = route_model(rt.catalog, requested)
     except BadRequest as exc:
-        return _bad(rt, "embeddings", exc, client)
-    call = ProxyCall(route="embeddings", method="POST", path="embeddings", model=route.model,
+        return _bad(rt, route_name, exc, client)
+    call = ProxyCall(route=route_name, method="POST", path=path, model=route.model,
                      body=_with_model(body, raw, route, requested), client=client)
     return forward(rt, route.pool, call)
 
 
+@bp.post("/embeddings")
+def embeddings():
+    """Embeddings."""
+    return _forward_plain("embeddings", "embeddings", _require_input)
+
+
 @bp.post("/images/generations")
 def image_generations():
-    """Image generation, passed to the upstream of the pool that serves the model."""
-    prepared = _client("images.generations")
-    if isinstance(prepared, Response):
-        return prepared
-    rt, client = prepared
-    try:
-        raw = request.get_data(cache=False)
-        body = json_object(raw)
-        requested = check_model(body.get("model"))
-        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
-            raise BadRequest("'prompt' must be a non-empty string.", "prompt")
-        route = route_model(rt.catalog, requested)
-    except BadRequest as exc:
-        return _bad(rt, "images.generations", exc, client)
-    call = ProxyCall(route="images.generations", method="POST", path="images/generations",
-                     model=route.model, body=_with_model(body, raw, route, requested),
-                     client=client)
-    return forward(rt, route.pool, call)
+    """Image generation, by the upstream of the pool that serves the model."""
+    return _forward_plain("images.generations", "images/generations", _require_prompt)
 
 
 @bp.get("/models")
