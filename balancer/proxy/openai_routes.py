@@ -57,9 +57,10 @@ def _route(rt: Runtime, requested: str) -> tuple[Route, Optional[str]]:
 
 
 def _with_model(body: dict, raw: bytes, route: Route, requested: str,
-                suffix: Optional[str] = None) -> bytes:
-    """The body to send: unchanged bytes, unless routing renamed the model or a suffix applies."""
-    if not route.rewrites(requested) and suffix is None:
+                suffix: Optional[str] = None, changed: bool = False) -> bytes:
+    """The body to send: the client's bytes, unless routing renamed the model, a suffix
+    applies or the caller ``changed`` the body; serialised once either way."""
+    if not route.rewrites(requested) and suffix is None and not changed:
         return raw
     body["model"] = route.model
     suffixes.apply_openai(body, suffix)
@@ -86,15 +87,14 @@ def chat_completions():
         if options is not None and not isinstance(options, dict):
             raise BadRequest("'stream_options' must be an object.", "stream_options")
         route, suffix = _route(rt, requested)
-        raw = _with_model(body, raw, route, requested, suffix)
+        wants_usage = bool((options or {}).get("include_usage"))
+        if stream and not wants_usage:
+            # Ask for usage on the client's behalf; the relay hides that chunk again.
+            body["stream_options"] = {**(options or {}), "include_usage": True}
+        raw = _with_model(body, raw, route, requested, suffix,
+                          changed=stream and not wants_usage)
     except BadRequest as exc:
         return _bad(rt, "chat.completions", exc, client)
-    wants_usage = bool((options or {}).get("include_usage"))
-    if stream and not wants_usage:
-        # Ask for usage on the client's behalf; the relay hides that chunk again.
-        body["model"] = route.model
-        body["stream_options"] = {**(options or {}), "include_usage": True}
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
                      model=route.model, body=raw, stream=stream, wants_usage=wants_usage,
                      client=client)

@@ -22,7 +22,6 @@ class OpenAIStreamTap:
         self.usage: Optional[dict] = None
         self.error: Optional[dict] = None
         self.done = False
-        self.events = 0
         #: an incomplete event, held as pieces, and its last bytes.
         self._pending: list[bytes] = []
         self._tail = b""
@@ -78,7 +77,6 @@ class OpenAIStreamTap:
         payload = _data_of(stripped)
         if payload is None:
             return event
-        self.events += 1
         if payload == b"[DONE]":
             self.done = True
             return event

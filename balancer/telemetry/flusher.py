@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -108,17 +108,3 @@ def _add_key_counters(session: Session, records: Iterable[RequestRecord]) -> Non
               for kid, t in sorted(totals.items())]
     # Sorted ids: two processes updating the same keys take row locks in one order.
     session.execute(stmt, params, execution_options={"synchronize_session": False})
-
-
-def prune_before(session: Session, cutoff: datetime, batch: int = 5000) -> int:
-    """Delete request-log rows older than ``cutoff`` in bounded batches."""
-    ids = session.scalars(sa.select(RequestLog.id).where(RequestLog.created_at < cutoff)
-                          .order_by(RequestLog.id).limit(batch)).all()
-    if ids:
-        session.execute(sa.delete(RequestLog).where(RequestLog.id.in_(ids)))
-    return len(ids)
-
-
-def default_cutoff(days: int) -> datetime:
-    """Now minus ``days``."""
-    return datetime.now(timezone.utc) - timedelta(days=days)

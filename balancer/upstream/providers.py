@@ -38,10 +38,6 @@ class Provider:
     #: (base, model or None) -> a cheap call that proves a key works.
     probe: Callable[[str, Optional[str]], Call]
 
-    def openai_error_body(self, status: int, body: bytes, secrets: tuple[str, ...] = ()) -> bytes:
-        """An upstream error, rewritten for an OpenAI client, without secrets."""
-        return openai_error_from_upstream(status, body, secrets)
-
 
 def openai_error_from_upstream(status: int, body: bytes, secrets: tuple[str, ...] = ()) -> bytes:
     """Any upstream error body as OpenAI's ``{"error": {...}}`` envelope.
@@ -97,9 +93,6 @@ GEMINI = Provider(
     probe=_gemini_probe,
 )
 
-#: Gemini's native API authenticates probes with x-goog-api-key, not Bearer.
-GEMINI_NATIVE_HEADERS = gemini.native_headers
-
 OPENAI = Provider(
     kind="openai",
     openai_url=lambda base, path: f"{base.rstrip('/')}/{path.lstrip('/')}",
@@ -114,4 +107,5 @@ PROVIDERS: dict[str, Provider] = {"gemini": GEMINI, "openai": OPENAI}
 
 def probe_headers(kind: str, key: str) -> dict:
     """Auth headers for a probe call of this kind."""
-    return GEMINI_NATIVE_HEADERS(key) if kind == "gemini" else OPENAI.auth_headers(key)
+    # Gemini's native API (which probes call) takes x-goog-api-key, not Bearer.
+    return gemini.native_headers(key) if kind == "gemini" else OPENAI.auth_headers(key)
