@@ -56,6 +56,11 @@ class ApiFormat:
         """(input, output) tokens of a whole JSON answer."""
         return usage_tokens(parsed.get("usage") if isinstance(parsed, dict) else None)
 
+    def answer(self, parsed: Any, body: bytes, call: "ProxyCall") -> bytes:
+        """The bytes of a whole answer as the client gets them: the upstream's own,
+        unless this format speaks another API than the upstream it calls."""
+        return body
+
     def error(self, status: int, message: str, *, code: Optional[str] = None,
               param: Optional[str] = None, retry_after: Optional[float] = None) -> Response:
         """An error Balancer itself answers, in this API's shape."""

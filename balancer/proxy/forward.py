@@ -161,7 +161,7 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
             relay = StreamRelay(rt, provider, fmt, lease, resp, record, started, fmt.new_tap(call),
                                 fmt.stream_mimetype(call))
             return relay.response(first, chunks)
-        done = _complete(rt, fmt, provider, lease, resp, record, state, end)
+        done = _complete(rt, fmt, provider, lease, resp, record, state, end, call)
         if done is not None:
             return done
     return end.exhausted(state)
@@ -174,7 +174,7 @@ def _failed(rt: Runtime, state: Attempts, lease: Lease, verdict: Verdict) -> Non
 
 def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
               record: RequestRecord, state: Attempts,
-              end: "endings.Endings") -> Optional[Response]:
+              end: "endings.Endings", call: ProxyCall) -> Optional[Response]:
     """Read a whole non-streamed answer; None when it failed and another key should try."""
     try:
         body = resp.content
@@ -198,7 +198,7 @@ def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
     record.failed_keys = tuple(state.failed)
     record.status = resp.status_code
     record.tokens_in, record.tokens_out = fmt.usage(parsed)
-    out = Response(body, status=resp.status_code,
+    out = Response(fmt.answer(parsed, body, call), status=resp.status_code,
                    mimetype=resp.headers.get("Content-Type", "application/json").split(";")[0])
     return finish_record(rt, record, end.started, out)
 
