@@ -45,9 +45,11 @@ def register_blueprints(app: Flask) -> None:
     """The proxy's OpenAI and Gemini APIs under their prefixes, and the ops endpoints."""
     from balancer import ops
     from balancer.extensions import csrf
-    from balancer.proxy import gemini_routes, openai_routes
-    from balancer.proxy.errors_http import GEMINI_PREFIXES, OPENAI_PREFIXES
-    for bp, prefixes in ((openai_routes.bp, OPENAI_PREFIXES), (gemini_routes.bp, GEMINI_PREFIXES)):
+    from balancer.proxy import caches_routes, files_routes, gemini_routes, openai_routes
+    from balancer.proxy.errors_http import GEMINI_PREFIXES, OPENAI_PREFIXES, UPLOAD_PREFIXES
+    for bp, prefixes in ((openai_routes.bp, OPENAI_PREFIXES), (gemini_routes.bp, GEMINI_PREFIXES),
+                         (files_routes.bp, GEMINI_PREFIXES), (caches_routes.bp, GEMINI_PREFIXES),
+                         (files_routes.upload_bp, UPLOAD_PREFIXES)):
         csrf.exempt(bp)
         for index, prefix in enumerate(prefixes):
             app.register_blueprint(bp, url_prefix=prefix,
@@ -72,6 +74,8 @@ def register_runtime(app: Flask, config: Config) -> None:
     """The process's in-memory state and its background services."""
     from balancer.background import Services
     from balancer.runtime import Runtime
+    from balancer.services.owners import OwnerIndex
     rt = Runtime(config)
+    rt.owners = OwnerIndex(rt.clock)
     app.extensions["balancer"] = rt
     Services(app, rt)

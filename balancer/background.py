@@ -19,6 +19,7 @@ from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
 from balancer.services import keys as key_service
 from balancer.services import models as model_service
+from balancer.services import owners as owner_service
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.telemetry.flusher import write_records
@@ -32,6 +33,8 @@ BATCH = 5000
 #: How often the models round looks for lists older than models_refresh_seconds;
 #: jittered so that workers started together do not all fetch at once.
 MODELS_CHECK_INTERVAL = 60.0
+#: How often rows of files and caches the upstream has deleted are dropped.
+HOUSEKEEPING_INTERVAL = 600.0
 
 
 class NotMigrated(RuntimeError):
@@ -84,7 +87,9 @@ class Services:
                 ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
                 ("probes", self.probe, self._probe_interval),
                 ("models", self.refresh_models,
-                 lambda: MODELS_CHECK_INTERVAL * random.uniform(0.8, 1.2))):
+                 lambda: MODELS_CHECK_INTERVAL * random.uniform(0.8, 1.2)),
+                ("housekeeping", self.housekeeping,
+                 lambda: HOUSEKEEPING_INTERVAL * random.uniform(0.8, 1.2))):
             t = threading.Thread(target=self._loop, args=(name, fn, interval),
                                  name=f"balancer-{name}", daemon=True)
             t.start()
@@ -177,6 +182,16 @@ class Services:
             self.rt.push(self.rt.keypool.record_probe(key.id, model, ok))
             log.info("probe of key %s%s: %s", key.id, f" for {model}" if model else "",
                      "recovered" if ok else "still failing")
+
+    def housekeeping(self) -> None:
+        """Forget which key owned files and caches that have expired upstream."""
+        with self.app.app_context():
+            try:
+                removed = owner_service.purge_expired()
+                if removed:
+                    log.info("forgot %d expired files and cached contents", removed)
+            finally:
+                db.session.remove()
 
     def refresh_models(self) -> None:
         """Fetch again the model lists older than ``models_refresh_seconds``."""

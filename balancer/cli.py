@@ -14,6 +14,7 @@ from balancer.services import keys as key_service
 from balancer.services import models as model_service
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
+from balancer.upstream import request_defaults
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 pools_cli = AppGroup("pools", help="Manage pools: a provider endpoint, its keys and settings.")
@@ -152,8 +153,16 @@ def _pairs(values, what: str) -> dict:
               help="Override a runtime setting for this pool (repeatable).")
 @click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
               help="Serve MODEL of this pool under the name ALIAS (repeatable).")
+@click.option("--safety", metavar="THRESHOLD",
+              help="Safety settings added to Gemini requests that have none: one threshold "
+              "for every category (BLOCK_NONE, OFF, BLOCK_ONLY_HIGH, ...).")
+@click.option("--thinking-budget", "budgets", multiple=True, metavar="MODEL=TOKENS",
+              help="Thinking budget for MODEL when the request sets none (repeatable).")
+@click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
+              help="Extra header sent upstream with every request of the pool (repeatable).")
 @click.option("--disabled", is_flag=True, help="Create it switched off.")
-def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, aliases, disabled):
+def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, aliases, disabled,
+              safety, budgets, headers):
     """Create a pool.
 
     Then give it keys with `flask keys add --pool NAME ...` and fetch its model
@@ -165,7 +174,8 @@ def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, alia
     try:
         pool = pool_service.create_pool(_rt(), name, kind, base_url, proxy_url=proxy_url,
                                         overrides=overrides, aliases=_pairs(aliases, "--alias"),
-                                        enabled=not disabled, proxies=_split(proxies))
+                                        enabled=not disabled, proxies=_split(proxies),
+                                        request_defaults=_defaults({}, safety, budgets, headers))
     except pool_service.PoolError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"pool {pool.name} created ({pool.kind}, {_base(pool.base_url, pool.kind)})")
@@ -190,8 +200,49 @@ def pools_list(as_json):
                    + (f" via {r['proxy_url']}" if r["proxy_url"] else ""))
         extras = [f"{n}={v}" for n, v in sorted(r["overrides"].items())]
         extras += [f"{a} -> {m}" for a, m in sorted(r["aliases"].items())]
+        extras += _describe_defaults(r["request_defaults"])
         if extras:
             click.echo(f"{'':<16} " + ", ".join(extras))
+
+
+def _describe_defaults(defaults: dict) -> list[str]:
+    safety = {s["threshold"] for s in defaults.get("safety_settings", ())}
+    out = [f"safety {'/'.join(sorted(safety))}"] if safety else []
+    out += [f"thinking {m}={b}" for m, b in sorted(defaults.get("thinking_budgets", {}).items())]
+    out += [f"header {n}" for n in sorted(defaults.get("headers", {}))]
+    return out
+
+
+def _defaults(current: dict, safety, budgets, headers) -> dict:
+    """Request defaults from --safety, --thinking-budget and --header over ``current``;
+    an empty value removes that default."""
+    out = {name: (dict(v) if isinstance(v, dict) else list(v)) for name, v in current.items()}
+    if safety is not None:
+        if safety:
+            try:
+                out["safety_settings"] = request_defaults.safety_for_all(safety.strip().upper())
+            except request_defaults.DefaultsError as exc:
+                raise CliError(str(exc)) from None
+        else:
+            out.pop("safety_settings", None)
+    for option, field, values in (("--thinking-budget", "thinking_budgets", budgets),
+                                  ("--header", "headers", headers)):
+        merged = dict(out.get(field) or {})
+        for name, value in _pairs(values, option).items():
+            if value == "":
+                merged.pop(name, None)
+            elif field == "thinking_budgets":
+                try:
+                    merged[name] = int(value)
+                except ValueError:
+                    raise CliError(f"{option} {name}={value}: the budget is a whole number") from None
+            else:
+                merged[name] = value
+        if merged:
+            out[field] = merged
+        else:
+            out.pop(field, None)
+    return out
 
 
 def _split(text):
@@ -217,8 +268,15 @@ def _base(url, kind) -> str:
 @click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
               help="Add or change an alias (repeatable).")
 @click.option("--unalias", multiple=True, metavar="ALIAS", help="Remove an alias.")
+@click.option("--safety", metavar="THRESHOLD",
+              help="Safety settings added to Gemini requests that have none: one threshold "
+              "for every category (BLOCK_NONE, OFF, BLOCK_ONLY_HIGH, ...); \"\" removes them.")
+@click.option("--thinking-budget", "budgets", multiple=True, metavar="MODEL=TOKENS",
+              help="Thinking budget for MODEL when the request sets none (repeatable); MODEL= removes it.")
+@click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
+              help="Extra header sent upstream with every request of the pool (repeatable); NAME= removes it.")
 def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, settings, unset,
-               aliases, unalias):
+               aliases, unalias, safety, budgets, headers):
     """Change a pool's name, URLs, switch, setting overrides or aliases."""
     try:
         pool = pool_service.get_pool(name)
@@ -247,6 +305,9 @@ def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, 
                 if merged.pop(alias, None) is None:
                     raise CliError(f"pool {pool.name} has no alias {alias!r}")
             changes["aliases"] = {a: m for a, m in merged.items() if m}
+        if safety is not None or budgets or headers:
+            changes["request_defaults"] = _defaults(pool.request_defaults or {}, safety, budgets,
+                                                    headers)
         if not changes:
             raise CliError("nothing to change: give at least one option (see --help)")
         pool = pool_service.edit_pool(_rt(), name, **changes)

@@ -20,6 +20,7 @@ from balancer.telemetry.buffer import Buffer
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, UpstreamUnreachable
 from balancer.upstream.proxies import ProxyChooser
+from balancer.upstream.request_defaults import RequestDefaults
 from balancer.upstream.session import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class PoolInfo:
     models: tuple = ()
     #: several outgoing proxies, keys pinned to one each; empty: ``proxy_url``.
     proxies: tuple = ()
+    #: options added to requests that leave them unset.
+    defaults: RequestDefaults = field(default_factory=RequestDefaults)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Runtime:
         #: True once keys, settings and catalogs were loaded from the database.
         self.loaded = False
         self.services = None  # set by background.Services
+        #: which key owns each file and cached content (services/owners.OwnerIndex),
+        #: set by create_app: it reads the database, which this module does not.
+        self.owners = None
 
     def policy_for(self, pool_id: int) -> PoolPolicy:
         """The key-pool policy of a pool: settings plus the pool's overrides."""

@@ -29,7 +29,7 @@ from balancer.keypool.records import (
     Transition,
 )
 from balancer.keypool.store import _EMPTY, KeyStore
-from balancer.keypool.unavailable import explain_unavailable
+from balancer.keypool.unavailable import explain_key, explain_unavailable
 
 #: outcomes that leave the key as it was.
 _NO_EFFECT = frozenset({Outcome.OVERLOADED, Outcome.CLIENT_ERROR, Outcome.PROXY_FAULT})
@@ -77,6 +77,32 @@ class KeyPool(KeyStore):
             self._inflight[key_id] += 1
             rot.charge(key_id, 1, 1)
             lease = Lease(key_id, pool_id, model, key.secret, now)
+            self._leases[id(lease)] = lease
+            return lease
+
+    def acquire_key(self, key_id: int, model: str) -> Lease:
+        """Lease one given key for ``model``, whatever the rotation would pick.
+
+        For a request that uses something only that key's project can reach
+        (an uploaded file, a cached content): another key would be refused.
+
+        :raises NoKeyAvailable: why that key cannot serve now (gone, switched
+            off, disabled, cooling down), with the wait when there is one.
+        """
+        now = self._clock()
+        with self._lock:
+            key = self._keys.get(key_id)
+            if key is None:
+                raise NoKeyAvailable(503, None, f"key #{key_id} is no longer in Balancer")
+            state = self._states.get(key_id, _EMPTY).get(model)
+            if not key.enabled or key.status != KeyStatus.ACTIVE or health.cooling(state, now):
+                raise explain_key(key, state, now)
+            pool = self._pools[key.pool_id]
+            rot = self._rebuild(pool) if pool.dirty else pool.rotation
+            key.requests_today += 1
+            self._inflight[key_id] += 1
+            rot.charge(key_id, 1, 1)
+            lease = Lease(key_id, key.pool_id, model, key.secret, now)
             self._leases[id(lease)] = lease
             return lease
 

@@ -122,6 +122,12 @@ class KeyStore:
             pool = self._pools.get(pool_id)
             return set(pool.members) if pool else set()
 
+    def pool_of(self, key_id: int) -> Optional[int]:
+        """The pool a key belongs to; None when the key is unknown."""
+        with self._lock:
+            key = self._keys.get(key_id)
+            return key.pool_id if key else None
+
     # --- internals (call with the lock held) ---------------------------------
 
     def _upsert(self, rec: KeyRecord) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Collection, Iterable, Mapping
+from typing import Collection, Iterable, Mapping, Optional
 
 from balancer.keypool.health import EJECTED, NO_ACCESS, NOT_RATE_LIMITS, cooling
 from balancer.keypool.records import KeyRecord, KeyStatus, ModelState, NoKeyAvailable
@@ -71,6 +71,26 @@ def explain_unavailable(
     if off:
         parts.append(f"{off} switched off")
     return NoKeyAvailable(status, retry_after, f"No key can serve {model}: {', '.join(parts)}.")
+
+
+def explain_key(key: KeyRecord, state: Optional[ModelState], now: float) -> NoKeyAvailable:
+    """Why one particular key cannot serve now: 429 with the wait when it is
+    rate-limited, else 503 (with the wait when it comes back by itself)."""
+    if not key.enabled:
+        return NoKeyAvailable(503, None, f"key #{key.id} is switched off")
+    if key.status == KeyStatus.DISABLED:
+        return NoKeyAvailable(503, None, f"key #{key.id} is disabled "
+                                         f"({_reason_code(key.disabled_reason)})")
+    assert state is not None and state.cooldown_until is not None
+    seconds = max(1, math.ceil(state.cooldown_until - now))
+    if state.reason == EJECTED:
+        return NoKeyAvailable(503, seconds, f"key #{key.id} is ejected after repeated "
+                                            f"errors (back in {seconds} s)")
+    if state.reason == NO_ACCESS:
+        return NoKeyAvailable(503, seconds, f"key #{key.id} has no access to {state.model} "
+                                            f"(retry in {seconds} s)")
+    return NoKeyAvailable(429, seconds, f"key #{key.id} is rate-limited for {state.model} "
+                                        f"(usable in {seconds} s)")
 
 
 def _reason_code(disabled_reason: str) -> str:

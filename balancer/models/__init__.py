@@ -2,8 +2,9 @@
 from balancer.models.client import ClientToken
 from balancer.models.key import ApiKey, KeyModelState
 from balancer.models.log import KeyEvent, RequestLog, UsageBucket
+from balancer.models.owner import ResourceOwner
 from balancer.models.pool import Pool
 from balancer.models.setting import Setting
 
 __all__ = ["ApiKey", "ClientToken", "KeyEvent", "KeyModelState", "Pool", "RequestLog",
-           "Setting", "UsageBucket"]
+           "ResourceOwner", "Setting", "UsageBucket"]

@@ -36,6 +36,9 @@ class Pool(db.Model):
     models: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON, default=list)
     #: when ``models`` was last fetched from the upstream; None = never.
     models_refreshed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    #: options added to requests that do not set them (services/request_defaults.py):
+    #: safety settings, thinking budgets per model, extra upstream headers.
+    request_defaults: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON, default=dict)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 OPENAI_PREFIXES = ("/v1", "/openai/v1", "/api/v1")
 #: /v1 is shared: google-genai 3.x calls it too (see ``api_format_of``).
 GEMINI_PREFIXES = ("/v1beta", "/gemini/v1beta", "/v1")
+#: Resumable uploads of the Files API (the SDK puts ``upload/`` before the version).
+UPLOAD_PREFIXES = ("/upload/v1beta", "/gemini/upload/v1beta", "/upload/v1")
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:
@@ -23,7 +25,7 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 def api_format_of(req) -> str | None:
     """Which API a request speaks: "gemini", "openai", or None (not the proxy)."""
     path = req.path
-    if _under(path, ("/v1beta", "/gemini/v1beta")):
+    if _under(path, ("/v1beta", "/gemini/v1beta") + UPLOAD_PREFIXES):
         return "gemini"
     if _under(path, ("/v1",)) and (gemini_token(req) or ":" in path.rsplit("/", 1)[-1]):
         return "gemini"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Mapping, Optional
 
 import requests
 import urllib3
@@ -59,6 +59,42 @@ class ProxyCall:
     framing: str = "sse"
     #: query parameters for upstream (already checked; never a key).
     query: dict = field(default_factory=dict)
+    #: headers of the client's that go upstream too (checked by the view).
+    headers: dict = field(default_factory=dict)
+    #: the one key that may serve this call (it owns a file or cache the call uses).
+    pin: Optional["Pin"] = None
+    #: a 2xx with an empty body or ``{}`` is an answer (an upload's middle chunk, a
+    #: delete): for calls that are not generation, whose emptiness means nothing.
+    empty_ok: bool = False
+    #: sees a whole 2xx answer before the client does (see ``Answer``).
+    on_answer: Optional[Callable[["Answer"], Optional[bytes]]] = None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A call only one key can serve, and what ties it to that key."""
+
+    key_id: int
+    #: the resource that lives in that key's project, e.g. ``files/abc``.
+    owner_of: str
+
+    def explain(self, exc: NoKeyAvailable) -> NoKeyAvailable:
+        """The pool's "no key" error, told about this one key and why it matters."""
+        return NoKeyAvailable(exc.status, exc.retry_after,
+                              f"{self.owner_of} belongs to the project of key #{self.key_id}, "
+                              f"and no other key can use it; {exc.message}.")
+
+
+@dataclass
+class Answer:
+    """A whole 2xx answer, shown to ``ProxyCall.on_answer`` before it is sent."""
+
+    key_id: int
+    upstream_headers: Mapping[str, str]
+    parsed: Any
+    body: bytes
+    #: headers to add to the client's response.
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -115,12 +151,15 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
             spent = settings.max_retries - state.retries
             time.sleep(min(settings.retry_backoff_seconds * 2 ** max(0, spent - 1), MAX_BACKOFF))
         try:
-            lease = rt.keypool.acquire(pool.id, model, exclude=state.tried)
+            if call.pin is not None:
+                lease = rt.keypool.acquire_key(call.pin.key_id, model)
+            else:
+                lease = rt.keypool.acquire(pool.id, model, exclude=state.tried)
         except NoKeyAvailable as exc:
-            return end.no_key(state, exc)
+            return end.no_key(state, call.pin.explain(exc) if call.pin else exc)
         state.tried.append(lease.key_id)
         record.attempts += 1
-        headers = {"Content-Type": "application/json",
+        headers = {**pool.defaults.headers, "Content-Type": "application/json", **call.headers,
                    # Compressed streams may be held back by a compressor's buffer.
                    "Accept-Encoding": "identity" if call.stream else "gzip, deflate",
                    **fmt.auth_headers(provider, lease.secret)}
@@ -183,13 +222,7 @@ def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
         return None
     finally:
         resp.close()
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    verdict = fmt.check_success(provider, parsed) if parsed is not None else Verdict(
-        Outcome.TRANSIENT, reason="bad_response", status=resp.status_code,
-        message="upstream answered with a body that is not JSON")
+    parsed, verdict = _judge(fmt, provider, resp.status_code, body, call.empty_ok)
     if verdict is not None:
         _failed(rt, state, lease, verdict)
         return None
@@ -198,9 +231,27 @@ def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
     record.failed_keys = tuple(state.failed)
     record.status = resp.status_code
     record.tokens_in, record.tokens_out = fmt.usage(parsed)
-    out = Response(fmt.answer(parsed, body, call), status=resp.status_code,
+    payload, extra = fmt.answer(parsed, body, call), {}
+    if call.on_answer is not None:
+        answer = Answer(lease.key_id, resp.headers, parsed, payload)
+        payload = call.on_answer(answer) or payload
+        extra = answer.headers
+    out = Response(payload, status=resp.status_code,
                    mimetype=resp.headers.get("Content-Type", "application/json").split(";")[0])
+    out.headers.update(extra)
     return finish_record(rt, record, end.started, out)
+
+
+def _judge(fmt, provider, status: int, body: bytes, empty_ok: bool) -> tuple[Any, Optional[Verdict]]:
+    """A 2xx body parsed, and a failure verdict when it is no answer."""
+    if empty_ok and not body.strip():
+        return None, None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None, Verdict(Outcome.TRANSIENT, reason="bad_response", status=status,
+                             message="upstream answered with a body that is not JSON")
+    return parsed, None if empty_ok else fmt.check_success(provider, parsed)
 
 
 def _read_error_body(resp: requests.Response) -> bytes:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Union
+from typing import Optional, Union
 
 from flask import Blueprint, Response, current_app, request
 
-from balancer.proxy import suffixes
+from balancer.proxy import affinity, suffixes
 from balancer.proxy.auth import authenticate_gemini
 from balancer.proxy.errors import google_error
-from balancer.proxy.forward import ProxyCall, forward, reject
+from balancer.proxy.forward import Answer, ProxyCall, forward, reject
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
@@ -40,7 +40,7 @@ def _api_version() -> str:
     return "v1" if request.path.startswith("/v1/") else "v1beta"
 
 
-def _prepare(route: str, stream: bool = False) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
+def prepare(route: str, stream: bool = False) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
     rt: Runtime = current_app.extensions["balancer"]
     client = authenticate_gemini(request, rt.catalog)
     if isinstance(client, Response):
@@ -65,7 +65,7 @@ def model_action(target: str):
     model, _, action = target.rpartition(":")
     stream = ACTIONS.get(action, False)
     route = f"gemini.{action}" if action in ACTIONS else "gemini.unknown"
-    prepared = _prepare(route, stream)
+    prepared = prepare(route, stream)
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
@@ -78,13 +78,18 @@ def model_action(target: str):
         if action not in ("generateContent", "streamGenerateContent"):
             base, suffix = requested, None
         chosen = route_model(rt.catalog, base, "gemini")
-        pool = chosen.pool
         model = _gemini_model(chosen.model)
         raw = request.get_data(cache=False)
         body = json_object(raw)
-        if suffix is not None:
-            raw = json.dumps(suffixes.apply_native(body, suffix), ensure_ascii=False,
-                             separators=(",", ":")).encode()
+        # A file or cache the request uses decides the key, and so the pool.
+        pin = affinity.pin_for(rt, raw, body)
+        pool = affinity.pool_of_pin(rt, pin) if pin is not None else chosen.pool
+        changed = suffix is not None
+        suffixes.apply_native(body, suffix)
+        if action in ("generateContent", "streamGenerateContent"):
+            changed = pool.defaults.apply_native(body, model) or changed
+        if changed:
+            raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         alt = request.args.get("alt")
         if alt not in (None, "sse", "json"):
             raise BadRequest("'alt' must be 'sse' or 'json'.")
@@ -95,14 +100,14 @@ def model_action(target: str):
     call = ProxyCall(route=route, method="POST", path=f"models/{model}:{action}", model=model,
                      body=raw, stream=stream, client=client, api_format="gemini",
                      api_version=_api_version(), framing=framing,
-                     query={"alt": "sse"} if stream and framing == "sse" else {})
+                     query={"alt": "sse"} if stream and framing == "sse" else {}, pin=pin)
     return forward(rt, pool, call)
 
 
 @bp.get("/models")
 def list_models():
     """The default pool's models, in Gemini's shape, paginated as upstream does."""
-    prepared = _prepare("gemini.models")
+    prepared = prepare("gemini.models")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
@@ -121,15 +126,37 @@ def list_models():
     except BadRequest as exc:
         return reject(rt, "gemini.models", google_error(exc.status, str(exc)), client,
                       api_format="gemini")
+    active = suffixes.active(rt.settings.current)
     call = ProxyCall(route="gemini.models", method="GET", path="models", model=None, body=None,
-                     client=client, api_format="gemini", api_version=_api_version(), query=query)
+                     client=client, api_format="gemini", api_version=_api_version(), query=query,
+                     on_answer=(lambda answer: _with_variants(answer, active)) if active else None)
     return forward(rt, pool, call)
+
+
+def _with_variants(answer: Answer, active: list[str]) -> Optional[bytes]:
+    """The upstream's list with each switched-on suffix's variants after their model,
+    so a client that picks from the list finds them."""
+    parsed = answer.parsed
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("models"), list):
+        return None
+    listed = []
+    for entry in parsed["models"]:
+        listed.append(entry)
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        methods = entry.get("supportedGenerationMethods") or ()
+        if "generateContent" not in methods:
+            continue
+        for suffix in suffixes.variants(entry["name"].removeprefix("models/"), active):
+            listed.append({**entry, "name": f"{entry['name']}{suffix}",
+                           "displayName": f"{entry.get('displayName') or entry['name']} ({suffix[1:]})"})
+    return json.dumps({**parsed, "models": listed}, ensure_ascii=False).encode()
 
 
 @bp.get("/models/<path:name>")
 def get_model(name: str):
     """One model, in Gemini's shape."""
-    prepared = _prepare("gemini.models.get")
+    prepared = prepare("gemini.models.get")
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared

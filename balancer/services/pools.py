@@ -1,6 +1,7 @@
 """Pools: create, edit, delete, list; the default Gemini pool; the in-memory catalog."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any, Mapping, Optional, Sequence
@@ -15,6 +16,10 @@ from balancer.models import ApiKey, ClientToken, KeyEvent, KeyModelState, Pool
 from balancer.models.types import utcnow
 from balancer.runtime import Catalog, ClientInfo, PoolInfo, Runtime, env_clients
 from balancer.settings import SettingError, validate
+from balancer.upstream import request_defaults
+from balancer.upstream.request_defaults import RequestDefaults
+
+log = logging.getLogger(__name__)
 
 DEFAULT_POOL = "gemini"
 KINDS = ("gemini", "openai")
@@ -33,7 +38,7 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 #: Settings that govern the whole process, not one pool.
 GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds"})
 _EDITABLE = frozenset({"name", "kind", "base_url", "proxy_url", "proxies", "enabled", "overrides",
-                       "aliases"})
+                       "aliases", "request_defaults"})
 
 
 class PoolError(ValueError):
@@ -81,7 +86,16 @@ def pool_info(p: Pool, config: Config) -> PoolInfo:
                     proxy_url=p.proxy_url or config.PROXY_URL, enabled=p.enabled,
                     is_default=p.is_default, overrides=dict(p.overrides or {}),
                     aliases=dict(p.aliases or {}), models=tuple(p.models or ()),
-                    proxies=tuple(p.proxies or ()))
+                    proxies=tuple(p.proxies or ()), defaults=_stored_defaults(p))
+
+
+def _stored_defaults(p: Pool) -> RequestDefaults:
+    """A pool's request defaults; a row edited by hand into nonsense adds nothing."""
+    try:
+        return request_defaults.parse(p.request_defaults)
+    except request_defaults.DefaultsError as exc:
+        log.warning("pool %s: request defaults ignored (%s)", p.name, exc)
+        return RequestDefaults()
 
 
 def load_catalog(rt: Runtime) -> Catalog:
@@ -190,6 +204,19 @@ def check_aliases(aliases: Optional[Mapping[str, Any]]) -> dict:
     return clean
 
 
+def check_request_defaults(raw: Optional[Mapping[str, Any]], kind: str) -> dict:
+    """Request defaults in their stored form; safety settings and thinking budgets
+    only mean something to Gemini."""
+    try:
+        parsed = request_defaults.parse(dict(raw) if raw else {})
+    except request_defaults.DefaultsError as exc:
+        raise PoolError(f"request defaults: {exc}") from None
+    if kind != "gemini" and (parsed.safety_settings or parsed.thinking_budgets):
+        raise PoolError("request defaults: safety settings and thinking budgets apply to "
+                        "gemini pools only; an openai pool takes headers")
+    return parsed.as_json()
+
+
 def is_model_name(value: Any) -> bool:
     """True for a name safe to put in an upstream path (segments joined by single slashes)."""
     return isinstance(value, str) and len(value) <= MAX_MODEL_LENGTH and ".." not in value \
@@ -224,12 +251,14 @@ def key_count(pool_id: int) -> int:
 def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = None, *,
                 proxy_url: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
                 aliases: Optional[Mapping[str, str]] = None, enabled: bool = True,
-                proxies: Optional[Sequence[str]] = None) -> Pool:
+                proxies: Optional[Sequence[str]] = None,
+                request_defaults: Optional[Mapping[str, Any]] = None) -> Pool:
     """Create a pool; in force in this process at once, in others after a sync.
 
     :param base_url: required for ``openai``; for ``gemini`` None follows GEMINI_BASE_URL.
     :param proxy_url: the outgoing proxy; None follows PROXY_URL.
     :param proxies: several outgoing proxies instead, each key pinned to one.
+    :param request_defaults: see ``upstream/request_defaults.py``.
     :raises PoolError: a value was refused; nothing is saved then.
     """
     name = check_name(name)
@@ -238,7 +267,7 @@ def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = Non
                 proxy_url=check_proxy_url(proxy_url), proxies=check_proxies(proxies),
                 enabled=bool(enabled), is_default=False,
                 overrides=check_overrides(overrides, rt), aliases=check_aliases(aliases),
-                models=[])
+                models=[], request_defaults=check_request_defaults(request_defaults, kind))
     _check_unique(name)
     db.session.add(pool)
     _commit(name)
@@ -250,8 +279,8 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
     """Change a pool; in force in this process at once, in others after a sync.
 
     ``changes``: ``name`` (a rename), ``kind`` (only while the pool has no
-    keys), ``base_url``, ``proxy_url``, ``enabled``, ``overrides`` and
-    ``aliases`` (the last two replaced whole). A new base URL, proxy or kind
+    keys), ``base_url``, ``proxy_url``, ``enabled``, ``overrides``, ``aliases``
+    and ``request_defaults`` (the last three replaced whole). A new base URL, proxy or kind
     makes the model list due for a refresh.
 
     :raises PoolNotFound: no pool has that name.
@@ -276,6 +305,9 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
     proxies = check_proxies(changes["proxies"]) if "proxies" in changes else None
     overrides = check_overrides(changes["overrides"], rt) if "overrides" in changes else None
     aliases = check_aliases(changes["aliases"]) if "aliases" in changes else None
+    defaults = check_request_defaults(
+        changes["request_defaults"] if "request_defaults" in changes else pool.request_defaults,
+        kind)
 
     if (kind, base_url, proxy_url) != (pool.kind, pool.base_url, pool.proxy_url):
         # Another upstream, or another way to reach it: the old list proves nothing.
@@ -290,6 +322,7 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
         pool.overrides = overrides
     if aliases is not None:
         pool.aliases = aliases
+    pool.request_defaults = defaults
     pool.updated_at = utcnow()
     _commit(pool.name)
     load_catalog(rt)
@@ -338,6 +371,7 @@ def list_pools() -> list[dict]:
             "proxies": [mask_proxy(url) for url in p.proxies or ()], "enabled": p.enabled,
             "is_default": p.is_default, "overrides": dict(p.overrides or {}),
             "aliases": dict(p.aliases or {}), "models": len(p.models or ()),
+            "request_defaults": dict(p.request_defaults or {}),
             "models_refreshed_at": iso(p.models_refreshed_at),
             "keys": counts.get(p.id, _empty_counts()),
         })

@@ -109,6 +109,8 @@ _CLIENT_REASONS = {400: "bad_request", 404: "not_found", 405: "method_not_allowe
 _LIMIT_ZERO = re.compile(r"\blimit:\s*0(?![\d.])")
 # FAILED_PRECONDITION texts about request resources rather than the caller
 # ("The File abc is not in an ACTIVE state and usage is not allowed.").
+_OTHER_PROJECTS = re.compile(
+    r"permission to access the (?:file|cachedcontent)|cachedcontent not found")
 _CLIENT_PRECONDITION = re.compile(r"\bfile\b.*\bactive state\b|\bnot in an active state\b")
 _RETRY_IN = re.compile(r"(?i)retry in\s+((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)?)+)")
 
@@ -267,6 +269,10 @@ def classify_error(error: Mapping[str, Any], now: float, *, status: Optional[int
         return Verdict(Outcome.NO_ACCESS, reason=reason or _precondition_reason(low), **base)
     if code == 401 or gstatus == "UNAUTHENTICATED":
         return Verdict(Outcome.KEY_INVALID, reason=reason or "unauthenticated", **base)
+    if not reason and _OTHER_PROJECTS.search(low):
+        # A file or cache of another project: the request names something this
+        # key cannot see, which says nothing about the key.
+        return Verdict(Outcome.CLIENT_ERROR, reason="resource_of_another_project", **base)
     if code == 403 or gstatus == "PERMISSION_DENIED":
         # An unrecognised 403 is key/project-level but not proven dead: cool
         # the key for this model (self-healing) rather than disable it.

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qsl
 
 from . import control_api
-from .behaviours import ERROR_MODES
+from .behaviours import ERROR_MODES, KIND_OTHER
+from .files import FilesStore
 from .flavour import Flavour
 from .gemini_native import NativeFlavour
 from .openai_compat import CompatFlavour
@@ -78,7 +79,11 @@ class FakeApp:
         return reply.body
 
     def _api(self, environ: dict[str, Any], path: str) -> Reply:
+        files = FilesStore.handles(path)
         for prefix, name, version in _MOUNTS:
+            if files:
+                prefix, name, version = "/", "native", "v1beta"
+                break
             if path.startswith(prefix):
                 break
         else:
@@ -98,7 +103,10 @@ class FakeApp:
         )
         call.key, call.key_via = find_key(headers, query)
         try:
-            reply = self._answer(flavour, call)
+            if files:
+                reply = self._files(flavour, call, environ.get("HTTP_HOST", "127.0.0.1"))
+            else:
+                reply = self._answer(flavour, call)
         except AbortConnection:
             self._record(call, flavour, 0, "reset")
             raise
@@ -122,6 +130,10 @@ class FakeApp:
             if not isinstance(call.body, dict):
                 return flavour.bad_json(call, "Expected a JSON object.")
         flavour.classify(call)
+        if flavour.name == "native":
+            refusal = self.state.files.access_error(call)
+            if refusal is not None:
+                return refusal
         script = self.state.take(call.key, call.kind, call.model)
         if script.mode == "slow":
             time.sleep(script.seconds)
@@ -132,6 +144,25 @@ class FakeApp:
         reply = flavour.answer(call, script)
         reply.mode = script.mode
         return reply
+
+    def _files(self, flavour: Flavour, call: Call, host: str) -> Reply:
+        """The Files API and cached contents; an upload's chunks carry no key."""
+        chunk = "upload_id" in call.query
+        if not chunk:
+            refusal = flavour.auth_error(call)
+            if refusal is not None:
+                return refusal
+            if call.method in ("POST", "PATCH"):
+                try:
+                    call.body = json.loads(call.raw) if call.raw else {}
+                except ValueError:
+                    return flavour.bad_json(call, "Unexpected token.")
+                if not isinstance(call.body, dict):
+                    return flavour.bad_json(call, "Expected a JSON object.")
+            script = self.state.take(call.key, KIND_OTHER, None)
+            if script.mode in ERROR_MODES:
+                return flavour.mode_error(call, script)
+        return self.state.files.handle(call, host)
 
     def _record(self, call: Call, flavour: Flavour, status: int, mode: str) -> None:
         self.state.record(

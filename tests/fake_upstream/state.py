@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
 from .behaviours import GOOD_SCRIPT, Script, build_scripts
+from .files import FilesStore
 
 LOG_SIZE = 10_000
 
@@ -63,6 +64,7 @@ class FakeState:
         self._per_flavour: Counter[str] = Counter()
         self._per_key_flavour: Counter[tuple[str, str]] = Counter()
         self.config = self._initial
+        self.files = FilesStore()
 
     # -- scripts -------------------------------------------------------------------------
 
@@ -167,3 +169,4 @@ class FakeState:
             self._per_flavour.clear()
             self._per_key_flavour.clear()
             self.config = self._initial
+        self.files.reset()

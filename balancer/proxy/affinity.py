@@ -1,0 +1,87 @@
+"""Key affinity: a call that uses a file or cached content goes to the key that made it.
+
+The names come from the request body (``fileData.fileUri``, ``cachedContent``);
+their owners from ``services/owners.py``. A name Balancer did not create (a
+public file, one uploaded elsewhere) pins nothing: the upstream decides.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Optional
+
+from balancer.proxy.forward import Pin
+from balancer.proxy.validate import BadRequest
+from balancer.runtime import PoolInfo, Runtime
+
+#: Gemini's resource ids: lower-case letters, digits and dashes.
+FILE_NAME = re.compile(r"files/[a-z0-9][a-z0-9-]{0,39}")
+CACHE_NAME = re.compile(r"cachedContents/[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_MARKERS = (b"files/", b"cachedContents/")
+
+
+def references(body: Any) -> Iterator[str]:
+    """The file and cache names a request body uses."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("fileUri", "file_uri") and isinstance(value, str):
+                    name = _file_of_uri(value)
+                    if name:
+                        yield name
+                elif key in ("cachedContent", "cached_content") and isinstance(value, str):
+                    if CACHE_NAME.fullmatch(value):
+                        yield value
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+
+
+def _file_of_uri(uri: str) -> Optional[str]:
+    """``files/abc`` of ``https://generativelanguage.googleapis.com/v1beta/files/abc``."""
+    head, sep, ident = uri.split("?", 1)[0].rpartition("files/")
+    if not sep or (head and not head.endswith("/")):
+        return None
+    name = f"files/{ident}"
+    return name if FILE_NAME.fullmatch(name) else None
+
+
+def pin_for(rt: Runtime, raw: bytes, body: Any) -> Optional[Pin]:
+    """The key this request must use, or None when it names nothing Balancer made.
+
+    :raises BadRequest: the request mixes resources of two keys' projects,
+        which no single key can serve.
+    """
+    if not any(marker in raw for marker in _MARKERS):
+        return None  # the common case costs a substring search, no walk
+    pins: dict[int, str] = {}
+    for name in references(body):
+        key_id = rt.owners.owner(name)
+        if key_id is not None:
+            pins.setdefault(key_id, name)
+    if len(pins) > 1:
+        names = " and ".join(sorted(pins.values()))
+        raise BadRequest(f"{names} were created with different keys (Google projects); "
+                         "one request can only use resources of one project.")
+    if not pins:
+        return None
+    key_id, name = next(iter(pins.items()))
+    return Pin(key_id, name)
+
+
+def pool_of_pin(rt: Runtime, pin: Pin) -> PoolInfo:
+    """The pool of the pinned key (whatever pool the model would route to).
+
+    :raises BadRequest: 503 when the key has gone or its pool is switched off.
+    """
+    pool_id = rt.keypool.pool_of(pin.key_id)
+    pool = rt.catalog.pools.get(pool_id) if pool_id is not None else None
+    if pool is None:
+        raise BadRequest(f"{pin.owner_of} was created with key #{pin.key_id}, which is no "
+                         "longer in Balancer; upload or create it again.", status=503)
+    if not pool.enabled:
+        raise BadRequest(f"{pin.owner_of} belongs to pool '{pool.name}', which is switched off.",
+                         status=503)
+    return pool
