@@ -84,3 +84,38 @@ def test_both_official_clients_against_a_gemini_pool_and_an_openai_compatible_po
     client = genai_client(live, "v1beta")
     assert "native" in client.models.generate_content(model=MODEL, contents="native").text
     assert upstream.requests[-1]["flavour"] == "native"
+
+
+def test_google_genai_files_and_caches_stay_with_the_key_that_made_them(start, upstream, tmp_path):
+    """Under gunicorn's several workers: the owner is found whichever worker answers."""
+    keys = [make_key("files", i) for i in range(3)]
+    live = start(keys)
+    client = genai_client(live, "v1beta")
+    path = tmp_path / "notes.txt"
+    path.write_text("the secret word is balance")
+    file = client.files.upload(file=str(path), config={"mime_type": "text/plain",
+                                                        "display_name": "notes"})
+    assert file.name.startswith("files/") and file.size_bytes == path.stat().st_size
+    uploads = [r for r in upstream.requests if r["path"].startswith("/upload/")]
+    owner = uploads[0]["key"]
+    assert {r["key"] for r in uploads if r["key"]} == {owner}
+
+    for i in range(4):
+        reply = client.models.generate_content(model=MODEL, contents=[file, f"question {i}"])
+        assert reply.text
+        assert upstream.requests[-1]["key"] == owner
+    assert client.files.get(name=file.name).display_name == "notes"
+    assert file.name in [f.name for f in client.files.list()]
+
+    cache = client.caches.create(model=MODEL, config=types.CreateCachedContentConfig(
+        contents=[file], ttl="300s"))
+    assert upstream.requests[-1]["key"] == owner
+    reply = client.models.generate_content(
+        model=MODEL, contents="from the cache",
+        config=types.GenerateContentConfig(cached_content=cache.name))
+    assert reply.text and upstream.requests[-1]["key"] == owner
+    client.caches.delete(name=cache.name)
+    client.files.delete(name=file.name)
+    with pytest.raises(errors.ClientError) as err:
+        client.files.get(name=file.name)
+    assert err.value.code == 404
