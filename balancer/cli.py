@@ -12,6 +12,7 @@ from balancer.extensions import db
 from balancer.keypool.records import Strategy
 from balancer.services import keys as key_service
 from balancer.services import models as model_service
+from balancer.services import pool_checks
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.upstream import request_defaults
@@ -140,7 +141,7 @@ def _pairs(values, what: str) -> dict:
 
 @pools_cli.command("add")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(pool_service.KINDS), required=True,
+@click.option("--kind", type=click.Choice(pool_checks.KINDS), required=True,
               help="gemini (Google's API) or openai (any OpenAI-compatible base URL).")
 @click.option("--base-url", help="Upstream base URL; required for openai, e.g. "
               "https://api.groq.com/openai/v1 (gemini: default GEMINI_BASE_URL).")

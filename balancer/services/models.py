@@ -24,7 +24,8 @@ from balancer.keypool.records import NoKeyAvailable
 from balancer.models import Pool
 from balancer.models.types import from_epoch
 from balancer.runtime import PoolInfo, Runtime
-from balancer.services.pools import get_pool, is_model_name, iso, load_catalog, pool_info
+from balancer.services.pool_checks import is_model_name
+from balancer.services.pools import get_pool, iso, load_catalog, pool_info
 from balancer.settings import SPEC_BY_NAME, SettingError
 from balancer.upstream import gemini
 from balancer.upstream.errors import UpstreamError
