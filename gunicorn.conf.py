@@ -1,5 +1,7 @@
 """gunicorn settings for Balancer (used by `make run` and the Procfile)."""
+import glob
 import os
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -17,6 +19,26 @@ preload_app = False
 accesslog = None  # Balancer writes one line per proxied request itself.
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+# Prometheus metrics are summed over workers from files in this folder; it must be
+# known before a worker imports prometheus_client, so it is set here, in the master.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="balancer-metrics-")
+
+
+def on_starting(server):
+    """Start the counts from zero: files left by an earlier run would add to them."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for stale in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker's live gauges (its buffer) leave the sums with it."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

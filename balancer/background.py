@@ -22,6 +22,7 @@ from balancer.services import models as model_service
 from balancer.services import owners as owner_service
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
+from balancer.telemetry import metrics
 from balancer.telemetry.flusher import write_records
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.providers import PROVIDERS, probe_headers
@@ -124,6 +125,8 @@ class Services:
             transitions = self.rt.transitions.drain(BATCH)
             records = self.rt.records.drain(BATCH)
             if not transitions and not records:
+                self.last_flush_ok = time.time()
+                metrics.telemetry(0, self.rt.records.dropped, 0.0)
                 return
             try:
                 if transitions:
@@ -141,6 +144,8 @@ class Services:
                             type(exc).__name__, len(self.rt.records))
             finally:
                 db.session.remove()
+                lag = time.time() - self.last_flush_ok if self.last_flush_ok else None
+                metrics.telemetry(len(self.rt.records), self.rt.records.dropped, lag)
         # A big backlog drains in several batches without waiting a whole interval.
         if len(self.rt.records) >= BATCH or len(self.rt.transitions) >= BATCH:
             self.flush()

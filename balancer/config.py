@@ -7,6 +7,7 @@ changes while Balancer runs live in the database instead (``settings.py``).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 import os
 import re
@@ -111,6 +112,17 @@ def parse_gemini_keys(raw: Optional[str]) -> list[str]:
     return keys
 
 
+def parse_networks(name: str, raw: Optional[str]) -> tuple:
+    """Addresses or networks (``10.0.0.0/8``), comma separated; "" for none."""
+    networks = []
+    for item in split_list(raw):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(name, f"{item!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 def parse_fernet_key(raw: Optional[str]) -> Optional[str]:
     """An ENCRYPTION_KEY must be a Fernet key: 32 bytes, URL-safe base64."""
     if not raw or not raw.strip():
@@ -179,6 +191,10 @@ class Config:
         self.LOG_LEVEL = level
         self.MAX_CONTENT_LENGTH = parse_int(
             "MAX_REQUEST_MB", get("MAX_REQUEST_MB"), 20, 1, 1024) * 1024 * 1024
+        self.METRICS_TOKEN = (get("METRICS_TOKEN") or "").strip() or None
+        self.METRICS_ALLOW = parse_networks(
+            "METRICS_ALLOW", get("METRICS_ALLOW") if get("METRICS_ALLOW") is not None
+            else "127.0.0.1/32,::1/128")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)

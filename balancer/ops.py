@@ -1,13 +1,18 @@
 """Liveness and readiness for load balancers and platforms."""
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import time
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from balancer.extensions import db
+from balancer.proxy.auth import bearer_token
+from balancer.telemetry import metrics
 
 bp = Blueprint("ops", __name__)
 
@@ -38,3 +43,28 @@ def readyz():
             "buffered_records": len(rt.records), "dropped_records": rt.records.dropped,
             "pid": os.getpid(), "time": time.time()}
     return jsonify(body), (200 if ready else 503)
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    """Prometheus metrics, for a scraper that sends METRICS_TOKEN or comes from METRICS_ALLOW."""
+    config = current_app.config
+    token = config.get("METRICS_TOKEN")
+    sent = bearer_token(request)
+    if token and sent is not None:
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return jsonify(error="invalid metrics token"), 401
+    elif not _allowed(request.remote_addr, config.get("METRICS_ALLOW", ())):
+        message = ("send 'Authorization: Bearer <METRICS_TOKEN>'" if token
+                   else "this address is not in METRICS_ALLOW")
+        return jsonify(error=f"metrics are not served to this client: {message}"), 403
+    return Response(metrics.exposition(current_app.extensions["balancer"]),
+                    mimetype=CONTENT_TYPE_LATEST)
+
+
+def _allowed(address, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)

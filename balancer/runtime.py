@@ -16,6 +16,7 @@ from balancer.crypto import SecretBox, token_hash
 from balancer.keypool.pool import KeyPool
 from balancer.keypool.records import PoolPolicy, Transition
 from balancer.settings import SettingsCache
+from balancer.telemetry import metrics
 from balancer.telemetry.buffer import Buffer
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, UpstreamUnreachable
@@ -140,3 +141,4 @@ class Runtime:
         """Queue transitions for the database (written within a second)."""
         if transitions:
             self.transitions.extend(transitions)
+            metrics.transitions(transitions)

@@ -149,7 +149,9 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
     while state.may_go_on():
         if state.last is not None and state.last.verdict.wants_backoff:
             spent = settings.max_retries - state.retries
-            time.sleep(min(settings.retry_backoff_seconds * 2 ** max(0, spent - 1), MAX_BACKOFF))
+            pause = min(settings.retry_backoff_seconds * 2 ** max(0, spent - 1), MAX_BACKOFF)
+            time.sleep(pause)
+            record.outside_ms += pause * 1000
         try:
             if call.pin is not None:
                 lease = rt.keypool.acquire_key(call.pin.key_id, model)
@@ -164,15 +166,18 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
                    "Accept-Encoding": "identity" if call.stream else "gzip, deflate",
                    **fmt.auth_headers(provider, lease.secret)}
         proxy = rt.proxy_for(pool, lease.key_id)
+        sent_at = time.perf_counter()
         try:
             resp = rt.upstream.send(pool.id, proxy, call.method, url, headers=headers,
                                     body=call.body, stream=True, timeout=timeout)
         except UpstreamError as err:
+            record.waited(sent_at)
             rt.proxy_failed(proxy, err)
             _failed(rt, state, lease, classify_exception(err))
             continue
         if not 200 <= resp.status_code < 300:
             body = _read_error_body(resp)
+            record.waited(sent_at)
             verdict = provider.classify(resp.status_code, resp.headers, body, rt.clock(),
                                         secrets=(lease.secret,))
             rt.push(rt.keypool.release(lease, verdict))
@@ -188,6 +193,8 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
                 resp.close()
                 _failed(rt, state, lease, classify_exception(err))
                 continue
+            finally:
+                record.waited(sent_at)
             err = fmt.leading_error(first, call)
             if err is not None:
                 verdict = in_band_verdict(provider, err, lease, rt.clock())
@@ -200,7 +207,7 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
             relay = StreamRelay(rt, provider, fmt, lease, resp, record, started, fmt.new_tap(call),
                                 fmt.stream_mimetype(call))
             return relay.response(first, chunks)
-        done = _complete(rt, fmt, provider, lease, resp, record, state, end, call)
+        done = _complete(rt, fmt, provider, lease, resp, record, state, end, call, sent_at)
         if done is not None:
             return done
     return end.exhausted(state)
@@ -213,7 +220,7 @@ def _failed(rt: Runtime, state: Attempts, lease: Lease, verdict: Verdict) -> Non
 
 def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
               record: RequestRecord, state: Attempts,
-              end: "endings.Endings", call: ProxyCall) -> Optional[Response]:
+              end: "endings.Endings", call: ProxyCall, sent_at: float) -> Optional[Response]:
     """Read a whole non-streamed answer; None when it failed and another key should try."""
     try:
         body = resp.content
@@ -222,6 +229,7 @@ def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
         return None
     finally:
         resp.close()
+        record.waited(sent_at)
     parsed, verdict = _judge(fmt, provider, resp.status_code, body, call.empty_ok)
     if verdict is not None:
         _failed(rt, state, lease, verdict)

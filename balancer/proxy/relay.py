@@ -12,6 +12,7 @@ from flask import Response
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease
 from balancer.runtime import Runtime
+from balancer.telemetry import metrics
 from balancer.telemetry import record as rec
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, map_requests_error
@@ -141,8 +142,11 @@ def _ms(started: float) -> int:
 
 
 def _balancer_headers(out: Response, record: RequestRecord, started: float) -> None:
-    """Which key (its id, never the key) and how many attempts served this."""
+    """Which key (its id, never the key), how many attempts, and the milliseconds
+    Balancer itself added (all the time so far but the upstream's and backoffs)."""
     out.headers["x-balancer-attempts"] = str(record.attempts)
+    overhead = (time.perf_counter() - started) * 1000 - record.outside_ms
+    out.headers["x-balancer-overhead-ms"] = f"{max(0.0, overhead):.2f}"
     if record.key_id is not None:
         out.headers["x-balancer-key"] = str(record.key_id)
 
@@ -156,6 +160,8 @@ def finish_record(rt: Runtime, record: RequestRecord, started: float,
     if record.error_message:
         record.error_message = redact(record.error_message)[:1000]
     rt.records.append(record)
+    pool = rt.catalog.pools.get(record.pool_id) if record.pool_id is not None else None
+    metrics.observe(record, pool.name if pool else "-")
     log.info("%s %s model=%s key_id=%s status=%s attempts=%d latency_ms=%d ttfb_ms=%s%s",
              record.api_format, record.route, record.model or "-", record.key_id or "-",
              record.status, record.attempts, record.latency_ms,

@@ -1,6 +1,7 @@
 """What the proxy notes about one client request."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,6 +38,13 @@ class RequestRecord:
     error_message: Optional[str] = None
     #: keys that failed on the way (key_id), for their failure counters.
     failed_keys: tuple[int, ...] = ()
+    #: milliseconds spent waiting on the upstream or in a retry backoff: the
+    #: rest of the request's time is Balancer's own (x-balancer-overhead-ms).
+    outside_ms: float = 0.0
+
+    def waited(self, since: float) -> None:
+        """Add the time since ``since`` (a ``perf_counter`` reading) to ``outside_ms``."""
+        self.outside_ms += (time.perf_counter() - since) * 1000
 
     @property
     def status_class(self) -> str:
