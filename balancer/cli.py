@@ -19,6 +19,7 @@ from balancer.upstream import request_defaults
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 pools_cli = AppGroup("pools", help="Manage pools: a provider endpoint, its keys and settings.")
+secrets_cli = AppGroup("secrets", help="Encryption of the stored upstream keys.")
 models_cli = AppGroup("models", help="Fetch and show the model lists of pools.")
 
 
@@ -386,3 +387,29 @@ def models_list(pool_name, as_json):
             click.echo(f"  {alias} -> {model}")
         for model in r["models"]:
             click.echo(f"  {model}")
+
+
+# --- secrets ----------------------------------------------------------------------
+
+
+@secrets_cli.command("generate-key")
+def secrets_generate_key():
+    """Print a new Fernet key for ENCRYPTION_KEY."""
+    from cryptography.fernet import Fernet
+    click.echo(Fernet.generate_key().decode())
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate():
+    """Re-encrypt every stored key under ENCRYPTION_KEY.
+
+    Set the new key as ENCRYPTION_KEY and the previous one in ENCRYPTION_OLD_KEYS
+    (not needed when the previous key was derived from SECRET_KEY), restart, run
+    this, then drop ENCRYPTION_OLD_KEYS. Workers keep serving throughout.
+    """
+    from balancer.services import secrets as secrets_service
+    result = secrets_service.rotate(_rt())
+    click.echo(result.summary())
+    if result.unreadable:
+        raise CliError("some keys could not be decrypted: add the key they were written "
+                       "with to ENCRYPTION_OLD_KEYS and run this again")

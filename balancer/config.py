@@ -123,7 +123,7 @@ def parse_networks(name: str, raw: Optional[str]) -> tuple:
     return tuple(networks)
 
 
-def parse_fernet_key(raw: Optional[str]) -> Optional[str]:
+def parse_fernet_key(raw: Optional[str], name: str = "ENCRYPTION_KEY") -> Optional[str]:
     """An ENCRYPTION_KEY must be a Fernet key: 32 bytes, URL-safe base64."""
     if not raw or not raw.strip():
         return None
@@ -131,7 +131,7 @@ def parse_fernet_key(raw: Optional[str]) -> Optional[str]:
         if len(base64.urlsafe_b64decode(raw.strip().encode())) != 32:
             raise ValueError
     except ValueError:  # binascii.Error is one
-        raise ConfigError("ENCRYPTION_KEY", "expected a Fernet key (32 bytes, URL-safe base64); "
+        raise ConfigError(name, "expected a Fernet key (32 bytes, URL-safe base64); "
                           "make one with: python -c 'from cryptography.fernet import Fernet; "
                           "print(Fernet.generate_key().decode())'") from None
     return raw.strip()
@@ -173,6 +173,9 @@ class Config:
         self.INSTANCE_PATH = Path(get("BALANCER_INSTANCE_PATH") or INSTANCE)
         self.SECRET_KEY = load_secret_key(get("SECRET_KEY"), self.INSTANCE_PATH)
         self.ENCRYPTION_KEY = parse_fernet_key(get("ENCRYPTION_KEY"))
+        self.ENCRYPTION_OLD_KEYS = tuple(
+            parse_fernet_key(item, "ENCRYPTION_OLD_KEYS")
+            for item in split_list(get("ENCRYPTION_OLD_KEYS")))
         self.ADMIN_PASSWORD = (get("ADMIN_PASSWORD") or "").strip() or None
         self.SQLALCHEMY_DATABASE_URI = parse_database_url(get("DATABASE_URL"))
         self.GEMINI_API_KEYS = parse_gemini_keys(get("GEMINI_API_KEYS"))

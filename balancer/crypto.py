@@ -15,13 +15,20 @@ class SecretBox:
 
     The key is ``ENCRYPTION_KEY`` when set (a Fernet key), else derived from
     ``SECRET_KEY`` with HKDF, so a default install needs no extra variable.
-    Older keys may be given to decrypt values written before a rotation.
+    Older keys (``ENCRYPTION_OLD_KEYS``, and the SECRET_KEY-derived one once an
+    ENCRYPTION_KEY is set) still decrypt values written before a rotation;
+    ``rotate`` rewrites such a value under the current key.
     """
 
     def __init__(self, secret_key: str, encryption_key: Optional[str] = None,
                  old_keys: tuple[str, ...] = ()):
-        primary = Fernet(encryption_key.encode()) if encryption_key else Fernet(derive_key(secret_key))
-        self._fernet = MultiFernet([primary, *(Fernet(k.encode()) for k in old_keys)])
+        derived = Fernet(derive_key(secret_key))
+        primary = Fernet(encryption_key.encode()) if encryption_key else derived
+        older = [Fernet(k.encode()) for k in old_keys]
+        if encryption_key:
+            older.append(derived)
+        self._fernet = MultiFernet([primary, *older])
+        self._primary = primary
 
     def encrypt(self, plain: str) -> str:
         """Return the token to store."""
@@ -33,6 +40,22 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise ValueError("stored secret cannot be decrypted with the configured key") from None
+
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is encrypted under the current key (no rotation needed)."""
+        try:
+            self._primary.decrypt(token.encode())
+            return True
+        except InvalidToken:
+            return False
+
+    def rotate(self, token: str) -> str:
+        """``token`` re-encrypted under the current key; ValueError if no key opens it."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError("stored secret cannot be decrypted with the configured keys") from None
 
 
 def derive_key(secret_key: str) -> bytes:

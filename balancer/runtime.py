@@ -106,7 +106,7 @@ class Runtime:
         import time
         self.config = config
         self.clock = clock or time.time
-        self.box = SecretBox(config.SECRET_KEY, config.ENCRYPTION_KEY)
+        self.box = SecretBox(config.SECRET_KEY, config.ENCRYPTION_KEY, config.ENCRYPTION_OLD_KEYS)
         self.settings = SettingsCache()
         self.catalog = Catalog(clients=env_clients(config))
         self.keypool = KeyPool(self.policy_for, clock=self.clock)
