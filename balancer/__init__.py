@@ -64,9 +64,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The ``flask keys|pools|models|secrets ...`` commands."""
-    from balancer.cli import keys_cli, models_cli, pools_cli, secrets_cli
-    for group in (keys_cli, pools_cli, models_cli, secrets_cli):
+    """The ``flask keys|pools|models|logs|secrets ...`` commands."""
+    from balancer.cli import keys_cli, logs_cli, models_cli, pools_cli, secrets_cli
+    for group in (keys_cli, pools_cli, models_cli, logs_cli, secrets_cli):
         app.cli.add_command(group)
 
 

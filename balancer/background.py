@@ -20,6 +20,7 @@ from balancer.runtime import Runtime
 from balancer.services import keys as key_service
 from balancer.services import models as model_service
 from balancer.services import owners as owner_service
+from balancer.services import retention
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.telemetry import metrics
@@ -34,7 +35,8 @@ BATCH = 5000
 #: How often the models round looks for lists older than models_refresh_seconds;
 #: jittered so that workers started together do not all fetch at once.
 MODELS_CHECK_INTERVAL = 60.0
-#: How often rows of files and caches the upstream has deleted are dropped.
+#: How often old logs (past their retention) and rows of files and caches the
+#: upstream has deleted are dropped.
 HOUSEKEEPING_INTERVAL = 600.0
 
 
@@ -189,9 +191,13 @@ class Services:
                      "recovered" if ok else "still failing")
 
     def housekeeping(self) -> None:
-        """Forget which key owned files and caches that have expired upstream."""
+        """Delete logs past their retention; forget files and caches expired upstream."""
         with self.app.app_context():
             try:
+                purged = retention.purge(self.rt.settings.current)
+                if purged.total:
+                    log.info("retention: deleted %s", ", ".join(
+                        f"{n} {kind}" for kind, n in purged.counts.items() if n))
                 removed = owner_service.purge_expired()
                 if removed:
                     log.info("forgot %d expired files and cached contents", removed)

@@ -19,6 +19,7 @@ from balancer.upstream import request_defaults
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 pools_cli = AppGroup("pools", help="Manage pools: a provider endpoint, its keys and settings.")
+logs_cli = AppGroup("logs", help="The request log, key events and usage counts.")
 secrets_cli = AppGroup("secrets", help="Encryption of the stored upstream keys.")
 models_cli = AppGroup("models", help="Fetch and show the model lists of pools.")
 
@@ -413,3 +414,20 @@ def secrets_rotate():
     if result.unreadable:
         raise CliError("some keys could not be decrypted: add the key they were written "
                        "with to ENCRYPTION_OLD_KEYS and run this again")
+
+
+# --- logs -------------------------------------------------------------------------
+
+
+@logs_cli.command("purge")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["request_logs", "key_events",
+                                                                   "usage"]),
+              help="Only this kind (repeatable; default: all).")
+def logs_purge(kinds):
+    """Delete now what is older than the retention settings (the background does it
+    every ten minutes)."""
+    from balancer.services import retention
+    rt = _rt()
+    settings_service.load(rt)
+    purged = retention.purge(rt.settings.current, list(kinds) or None, max_batches=1_000_000)
+    click.echo(", ".join(f"{kind}: {n} deleted" for kind, n in purged.counts.items()))

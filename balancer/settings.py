@@ -112,6 +112,12 @@ SPECS: tuple[SettingSpec, ...] = (
                 0, 604_800),
     SettingSpec("log_requests", bool, True, "Keep one request-log row per request (counters "
                 "and statistics go on either way)."),
+    SettingSpec("request_log_retention_days", int, 30, "Request-log rows older than this are "
+                "deleted in the background (0 = keep them all).", 0, 3650),
+    SettingSpec("key_event_retention_days", int, 180, "Key events (cooldowns, disables, "
+                "restores) older than this are deleted (0 = keep them all).", 0, 3650),
+    SettingSpec("usage_retention_days", int, 400, "Per-minute usage counts behind the "
+                "statistics older than this are deleted (0 = keep them all).", 0, 3650),
 )
 SPEC_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
 

@@ -24,7 +24,9 @@ _TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*(?:/[A-Za-z0-9][A-Za-z0-
 MAX_MODEL_LENGTH = 200
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 #: Settings that govern the whole process, not one pool.
-GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds"})
+GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds",
+                         "request_log_retention_days", "key_event_retention_days",
+                         "usage_retention_days"})
 
 
 class PoolError(ValueError):

@@ -1,0 +1,64 @@
+"""Deleting old request logs, key events and usage counts, in bounded batches.
+
+Each batch is a short transaction (ids first, then a delete by id), so a big
+backlog never holds a long lock on a table the flusher writes to.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+import sqlalchemy as sa
+
+from balancer.extensions import db
+from balancer.models import KeyEvent, RequestLog, UsageBucket
+from balancer.models.types import utcnow
+from balancer.settings import Settings
+
+BATCH = 5000
+
+#: kind -> (model, its time column, the setting holding its retention in days)
+KINDS = {
+    "request_logs": (RequestLog, RequestLog.created_at, "request_log_retention_days"),
+    "key_events": (KeyEvent, KeyEvent.created_at, "key_event_retention_days"),
+    "usage": (UsageBucket, UsageBucket.minute, "usage_retention_days"),
+}
+
+
+@dataclass(frozen=True)
+class Purged:
+    """Rows deleted per kind."""
+
+    counts: dict
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def purge(settings: Settings, kinds: Optional[list[str]] = None,
+          max_batches: int = 100) -> Purged:
+    """Delete rows older than each kind's retention; at most ``max_batches`` per kind,
+    the rest is left for the next round."""
+    counts = {}
+    for kind in kinds or list(KINDS):
+        model, column, setting = KINDS[kind]
+        days = getattr(settings, setting)
+        counts[kind] = purge_older(model, column, days, max_batches) if days > 0 else 0
+    return Purged(counts)
+
+
+def purge_older(model, column, days: int, max_batches: int = 100) -> int:
+    """Delete ``model`` rows whose ``column`` is older than ``days`` days."""
+    cutoff = utcnow() - timedelta(days=days)
+    removed = 0
+    for _ in range(max_batches):
+        ids = list(db.session.scalars(sa.select(model.id).where(column < cutoff)
+                                      .order_by(model.id).limit(BATCH)))
+        if not ids:
+            break
+        db.session.execute(sa.delete(model).where(model.id.in_(ids)))
+        db.session.commit()
+        removed += len(ids)
+    return removed
