@@ -194,6 +194,8 @@ class Config:
         self.LOG_LEVEL = level
         self.MAX_CONTENT_LENGTH = parse_int(
             "MAX_REQUEST_MB", get("MAX_REQUEST_MB"), 20, 1, 1024) * 1024 * 1024
+        self.TELEMETRY_BUFFER_RECORDS = parse_int(
+            "TELEMETRY_BUFFER_RECORDS", get("TELEMETRY_BUFFER_RECORDS"), 200_000, 100, 10_000_000)
         self.METRICS_TOKEN = (get("METRICS_TOKEN") or "").strip() or None
         self.METRICS_ALLOW = parse_networks(
             "METRICS_ALLOW", get("METRICS_ALLOW") if get("METRICS_ALLOW") is not None
@@ -211,6 +213,19 @@ def engine_options(url: str) -> dict:
     """Connection options per database kind."""
     if url.startswith("sqlite"):
         # The busy timeout lets several workers write the same file in turn;
-        # WAL (set on connect, see models/base.py) lets readers go on meanwhile.
-        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+        # WAL (set on connect, see extensions.py) lets readers go on meanwhile.
+        # SQLite waits for a lock inside C: under gevent that wait stops every
+        # request of the worker, so there it is kept short; the flusher simply
+        # tries again on its next round.
+        return {"connect_args": {"timeout": 0.25 if _under_gevent() else 15,
+                                 "check_same_thread": False}}
     return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+
+
+def _under_gevent() -> bool:
+    """True in a gevent worker (the standard library is patched by then)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")

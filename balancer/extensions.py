@@ -28,10 +28,11 @@ csrf = CSRFProtect()
 
 
 def sqlite_pragmas(engine: sa.Engine) -> None:
-    """WAL and a busy timeout on every SQLite connection.
+    """WAL and foreign keys on every SQLite connection.
 
-    WAL lets the proxy's readers go on while the flusher writes; the busy
-    timeout makes several workers' writers wait for each other, not fail.
+    WAL lets the proxy's readers go on while the flusher writes. The busy
+    timeout (how long a writer waits for another) is the driver's ``timeout``,
+    set in ``config.engine_options``.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -40,7 +41,6 @@ def sqlite_pragmas(engine: sa.Engine) -> None:
     def _on_connect(dbapi_conn, _record):
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

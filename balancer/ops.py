@@ -25,7 +25,12 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers and the key pool is loaded; 503 otherwise, saying which."""
+    """Whether this process can serve: 503 until its key pool is loaded.
+
+    A database that stops answering afterwards makes the process "degraded",
+    not unready: it proxies from memory and buffers its records, so a load
+    balancer must keep sending it traffic. The checks say what is wrong.
+    """
     rt = current_app.extensions["balancer"]
     checks = {"database": "ok", "key_pool": "ok" if rt.loaded else "not loaded"}
     try:
@@ -37,12 +42,13 @@ def readyz():
     services = rt.services
     if services is not None and services.last_flush_error:
         checks["telemetry"] = f"flush failing ({services.last_flush_error})"
-    ready = checks["database"] == "ok" and rt.loaded
-    body = {"status": "ready" if ready else "not ready", "checks": checks,
+    healthy = checks["database"] == "ok" and "telemetry" not in checks
+    status = ("ready" if healthy else "degraded") if rt.loaded else "not ready"
+    body = {"status": status, "checks": checks,
             "keys": rt.keypool.stats() if rt.loaded else {},
             "buffered_records": len(rt.records), "dropped_records": rt.records.dropped,
             "pid": os.getpid(), "time": time.time()}
-    return jsonify(body), (200 if ready else 503)
+    return jsonify(body), (200 if rt.loaded else 503)
 
 
 @bp.get("/metrics")

@@ -110,7 +110,9 @@ class Runtime:
         self.settings = SettingsCache()
         self.catalog = Catalog(clients=env_clients(config))
         self.keypool = KeyPool(self.policy_for, clock=self.clock)
-        self.records: Buffer[RequestRecord] = Buffer(maxlen=200_000)
+        # Bounded: while the database is away, the oldest records are dropped
+        # (and counted) rather than memory growing without end.
+        self.records: Buffer[RequestRecord] = Buffer(maxlen=config.TELEMETRY_BUFFER_RECORDS)
         self.transitions: Buffer[Transition] = Buffer(maxlen=200_000)
         self.upstream = UpstreamClient()
         self.proxy_chooser = ProxyChooser(self.clock)
