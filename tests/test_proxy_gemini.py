@@ -150,10 +150,31 @@ class TestModels:
     def test_models_are_listed_in_geminis_shape_with_pagination(self, client, keys, upstream):
         keys(1)
         page = client.get("/v1beta/models?pageSize=5", headers=GEMINI_AUTH).get_json()
-        assert len(page["models"]) == 5 and page["nextPageToken"]
+        names = [m["name"] for m in page["models"]]
+        variants = [n for n in names if n.endswith(("-search", "-image", "-non-thinking"))]
+        assert len(names) - len(variants) == 5 and page["nextPageToken"]
+        # Each switched-on suffix variant is listed right after its model.
+        for name in variants:
+            base = name.rsplit("-", 2 if name.endswith("-non-thinking") else 1)[0]
+            assert base in names and names.index(base) < names.index(name)
         nxt = client.get(f"/v1beta/models?pageSize=5&pageToken={page['nextPageToken']}",
                          headers=GEMINI_AUTH).get_json()
         assert nxt["models"][0]["name"] != page["models"][0]["name"]
+
+    def test_suffix_variants_are_listed_only_while_switched_on(self, client, keys, rt, app):
+        keys(1)
+        names = [m["name"] for m in client.get("/v1beta/models?pageSize=50",
+                                               headers=GEMINI_AUTH).get_json()["models"]]
+        assert f"models/{MODEL}-search" in names and f"models/{MODEL}-non-thinking" in names
+        assert "models/gemini-embedding-001-search" not in names  # only models that write
+        from balancer.services import settings as settings_service
+        with app.app_context():
+            settings_service.update(rt, {"suffix_search": False, "suffix_non_thinking": False,
+                                         "suffix_image": False})
+        off = [m["name"] for m in client.get("/v1beta/models?pageSize=50",
+                                             headers=GEMINI_AUTH).get_json()["models"]]
+        assert f"models/{MODEL}-search" not in off and f"models/{MODEL}-non-thinking" not in off
+        assert set(off) < set(names)  # the upstream's own models, nothing added
 
     def test_v1_models_answers_in_the_shape_of_how_the_client_authenticated(self, client, keys):
         keys(1)

@@ -147,3 +147,22 @@ class TestCli:
         assert bad.exit_code != 0 and "threshold" in bad.output
         bad = runner.invoke(args=["pools", "edit", "gemini", "--thinking-budget", f"{MODEL}=lots"])
         assert bad.exit_code != 0 and "whole number" in bad.output
+
+
+class TestCompat:
+    def test_a_chat_for_a_gemini_pool_gets_the_budget_through_the_openai_layer(
+            self, rt, ctx, client, keys, upstream, auth):
+        keys(1)
+        pool_service.edit_pool(rt, "gemini", request_defaults=DEFAULTS)
+        chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        assert client.post("/v1/chat/completions", json=chat, headers=auth).status_code == 200
+        sent = upstream.requests[-1]
+        assert sent["flavour"] == "compat"
+        assert sent["body"]["extra_body"] == {"google": {"thinking_config": {"thinking_budget": 512}}}
+        assert sent["headers"]["x-title"] == "balancer tests"
+        client.post("/v1/chat/completions", json={**chat, "reasoning_effort": "high"}, headers=auth)
+        assert "extra_body" not in upstream.requests[-1]["body"]  # the client's own choice
+        client.post("/v1/chat/completions", json={**chat, "model": f"{MODEL}-non-thinking"},
+                    headers=auth)
+        body = upstream.requests[-1]["body"]
+        assert body["reasoning_effort"] == "none" and "extra_body" not in body

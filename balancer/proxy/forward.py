@@ -138,7 +138,9 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
     settings = rt.settings.current
     provider = PROVIDERS[pool.kind]
     fmt = FORMATS[call.api_format]
-    record = RequestRecord(at=rt.clock(), api_format=call.api_format, route=call.route,
+    # A format that translates still logs the API its client speaks.
+    record = RequestRecord(at=rt.clock(), api_format=getattr(fmt, "client_api", call.api_format),
+                           route=call.route,
                            model=call.model, pool_id=pool.id, client_id=call.client.id,
                            client_name=call.client.name, stream=call.stream)
     end = endings.Endings(rt, fmt, record, started)

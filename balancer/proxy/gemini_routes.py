@@ -74,7 +74,7 @@ def model_action(target: str):
             raise BadRequest(f"Unknown method '{action or target}'; expected one of "
                              f"{', '.join(ACTIONS)}.", status=404)
         requested = check_model(model.removeprefix("models/"), "model")
-        base, suffix = suffixes.split(requested, rt.settings.current)
+        base, suffix = suffixes.split_unlisted(requested, rt.settings.current, rt.catalog)
         if action not in ("generateContent", "streamGenerateContent"):
             base, suffix = requested, None
         chosen = route_model(rt.catalog, base, "gemini")

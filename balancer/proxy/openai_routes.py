@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from balancer.proxy import gemini_routes, suffixes
+from balancer.proxy import chat_native, gemini_routes, suffixes
 from balancer.proxy.auth import authenticate_openai, gemini_token
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import ProxyCall, forward, reject
@@ -47,8 +47,11 @@ def _bad(rt: Runtime, route: str, exc: BadRequest, client: ClientInfo) -> Respon
 
 
 def _route(rt: Runtime, requested: str) -> tuple[Route, Optional[str]]:
-    """The pool and model for a request, and a model suffix meant for a Gemini pool."""
-    base, suffix = suffixes.split(requested, rt.settings.current)
+    """The pool and model for a request, and a model suffix meant for a Gemini pool.
+
+    A name some pool lists is that model, even if it ends like a suffix.
+    """
+    base, suffix = suffixes.split_unlisted(requested, rt.settings.current, rt.catalog)
     if suffix is not None:
         route = route_model(rt.catalog, base)
         if route.pool.kind == "gemini":
@@ -88,16 +91,24 @@ def chat_completions():
             raise BadRequest("'stream_options' must be an object.", "stream_options")
         route, suffix = _route(rt, requested)
         wants_usage = bool((options or {}).get("include_usage"))
-        if stream and not wants_usage:
-            # Ask for usage on the client's behalf; the relay hides that chunk again.
-            body["stream_options"] = {**(options or {}), "include_usage": True}
-        raw = _with_model(body, raw, route, requested, suffix,
-                          changed=stream and not wants_usage)
+        if suffix in chat_native.NATIVE_SUFFIXES:
+            # Search and image output exist only in Gemini's own API: translate there and back.
+            call = chat_native.native_call(body, route.model, requested, suffix, stream=stream,
+                                           wants_usage=wants_usage, client=client,
+                                           defaults=route.pool.defaults)
+        else:
+            if stream and not wants_usage:
+                # Ask for usage on the client's behalf; the relay hides that chunk again.
+                body["stream_options"] = {**(options or {}), "include_usage": True}
+            defaulted = route.pool.kind == "gemini" and suffix != "-non-thinking" \
+                and route.pool.defaults.apply_compat(body, route.model)
+            raw = _with_model(body, raw, route, requested, suffix,
+                              changed=(stream and not wants_usage) or defaulted)
+            call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
+                             model=route.model, body=raw, stream=stream,
+                             wants_usage=wants_usage, client=client)
     except BadRequest as exc:
         return _bad(rt, "chat.completions", exc, client)
-    call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
-                     model=route.model, body=raw, stream=stream, wants_usage=wants_usage,
-                     client=client)
     return forward(rt, route.pool, call)
 
 
@@ -163,20 +174,16 @@ def list_models():
                          client=client)
         return forward(rt, pool, call)
     created = int(time.time())
-    # Of the suffixes, only -non-thinking has a meaning in chat completions.
-    thinking_off = "-non-thinking" in suffixes.active(rt.settings.current)
+    active = suffixes.active(rt.settings.current)
     data = []
     for model, pool in models:
         data.append({"id": model, "object": "model", "created": created, "owned_by": pool.name})
-        if thinking_off and pool.kind == "gemini" and _generates(model):
-            data.append({"id": f"{model}-non-thinking", "object": "model", "created": created,
+        if pool.kind != "gemini":
+            continue
+        for suffix in suffixes.variants(model, active):
+            data.append({"id": f"{model}{suffix}", "object": "model", "created": created,
                          "owned_by": pool.name})
     return jsonify(object="list", data=data)
-
-
-def _generates(model: str) -> bool:
-    """Gemini models that write text (not embeddings, Imagen or Veo)."""
-    return model.startswith("gemini-") and "embedding" not in model
 
 
 @bp.get("/models/<path:model_id>")

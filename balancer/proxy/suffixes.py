@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from balancer.proxy.validate import BadRequest
+from balancer.proxy.validate import BadRequest, health_model
+from balancer.runtime import Catalog
 from balancer.settings import Settings
 
 #: suffix -> the setting that switches it on.
@@ -27,6 +28,35 @@ def split(model: str, settings: Settings) -> tuple[str, Optional[str]]:
         if model.endswith(suffix) and len(model) > len(suffix):
             return model[: -len(suffix)], suffix
     return model, None
+
+
+def split_unlisted(model: str, settings: Settings, catalog: Catalog) -> tuple[str, Optional[str]]:
+    """Like ``split``, but a name some enabled pool lists is that model, whatever its end:
+    ``gemini-2.5-flash-image`` is a model, not ``gemini-2.5-flash`` + ``-image``."""
+    base, suffix = split(model, settings)
+    if suffix is not None and any(health_model(model) in pool.models
+                                  for pool in catalog.pools.values() if pool.enabled):
+        return model, None
+    return base, suffix
+
+
+#: Name parts of Gemini models that do not answer with text (speech, live audio).
+_NOT_TEXT = ("-tts", "-live", "live-", "native-audio")
+
+
+def variants(model: str, active: list[str]) -> list[str]:
+    """The ``active`` suffixes worth listing after ``model`` in a model list.
+
+    Only Gemini models that write text take suffixes (not embeddings, Imagen, Veo,
+    speech); ``-image`` only for the models that draw (their names say ``image``),
+    ``-search`` for the others.
+    """
+    if not model.startswith("gemini-") or "embedding" in model \
+            or any(part in model for part in _NOT_TEXT):
+        return []
+    draws = "image" in model
+    return [s for s in active
+            if (s != "-image" or draws) and (s != "-search" or not draws)]
 
 
 def apply_native(body: dict, suffix: Optional[str]) -> dict:
@@ -53,15 +83,17 @@ def apply_native(body: dict, suffix: Optional[str]) -> dict:
 
 
 def apply_openai(body: dict, suffix: Optional[str]) -> dict:
-    """Add the suffix's option to an OpenAI-format request for a Gemini pool.
+    """Add the suffix's option to a chat request for Gemini's OpenAI-compatible layer.
 
-    Gemini's OpenAI layer turns thinking off with ``reasoning_effort: "none"``;
-    search and image output are only exposed by the Gemini API itself.
+    Only ``-non-thinking`` goes this way (as ``reasoning_effort: "none"``). That
+    layer exposes neither Google Search nor image output, so chat requests with
+    ``-search`` or ``-image`` are translated to the Gemini API instead
+    (``chat_native.py``) and never reach this function.
     """
     if suffix is None:
         return body
     if suffix != "-non-thinking":
-        raise BadRequest(f"The {suffix} suffix works with the Gemini API "
-                         "(models/...:generateContent), not with chat completions.", "model")
+        raise BadRequest(f"The {suffix} suffix cannot go through Gemini's OpenAI-compatible "
+                         "layer.", "model")
     body["reasoning_effort"] = "none"
     return body

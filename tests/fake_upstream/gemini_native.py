@@ -94,6 +94,71 @@ def _thoughts(model: dict[str, Any], body: dict[str, Any]) -> int:
     return 0 if not catalogue.thinks(model) or budget == 0 else _THOUGHTS
 
 
+#: A 1x1 PNG: what an ``inlineData`` image part carries when image output was asked for.
+PNG_1X1 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/"
+    "eLWvJQAAAABJRU5ErkJggg=="
+)
+#: Prompt tokens the Google Search tool adds (``toolUsePromptTokenCount``).
+SEARCH_TOKENS = 30
+
+
+def _searches(body: dict[str, Any]) -> bool:
+    tools = body.get("tools")
+    return isinstance(tools, list) and any(
+        isinstance(t, dict) and ("googleSearch" in t or "google_search" in t) for t in tools
+    )
+
+
+def _wants_image(body: dict[str, Any]) -> bool:
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    modalities = config.get("responseModalities") or config.get("response_modalities") or []
+    return isinstance(modalities, list) and any(str(m).upper() == "IMAGE" for m in modalities)
+
+
+def _draws(model: str) -> bool:
+    """Whether a model can answer with images (the rest refuse the IMAGE modality with 400)."""
+    return "image" in model or model == "gemini-2.0-flash-exp"
+
+
+def grounding(query: str) -> dict[str, Any]:
+    """``groundingMetadata`` as a Google Search grounded answer carries it (two web sources)."""
+    redirect = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
+    return {
+        "webSearchQueries": [query],
+        "searchEntryPoint": {"renderedContent": "<style>.container{}</style><div></div>"},
+        "groundingChunks": [
+            {"web": {"uri": redirect + "AUZIYQFake1", "title": "example.com"}},
+            {"web": {"uri": redirect + "AUZIYQFake2", "title": "example.org"}},
+        ],
+        "groundingSupports": [
+            {
+                "segment": {"startIndex": 0, "endIndex": 5, "text": "Echo:"},
+                "groundingChunkIndices": [0, 1],
+                "confidenceScores": [0.9, 0.8],
+            }
+        ],
+    }
+
+
+def _add_tool_output(last: dict[str, Any], body: dict[str, Any], query: str) -> None:
+    """The parts of an answer the search tool and image output add, on its last chunk.
+
+    Grounding metadata comes with the candidate that finishes the answer, and the search
+    adds ``toolUsePromptTokenCount`` to the usage; an image arrives as one ``inlineData``
+    part after the text.
+    """
+    candidate = last["candidates"][0]
+    if _wants_image(body):
+        image = {"inlineData": {"mimeType": "image/png", "data": PNG_1X1}}
+        candidate["content"]["parts"].append(image)
+    if _searches(body):
+        candidate["groundingMetadata"] = grounding(query)
+        meta = last["usageMetadata"]
+        meta["toolUsePromptTokenCount"] = SEARCH_TOKENS
+        meta["totalTokenCount"] += SEARCH_TOKENS
+
+
 def usage(prompt: int, answer: int = 0, thoughts: int = 0, final: bool = True) -> dict:
     """``usageMetadata``: prompt and total only on early stream chunks, everything at the end."""
     meta: dict[str, Any] = {"promptTokenCount": prompt}
@@ -239,6 +304,9 @@ class NativeFlavour(Flavour):
                 return self._error(call, gerr.unknown_field(name))
         if not body.get("contents"):
             return self._missing(call, "GenerateContentRequest.contents")
+        if _wants_image(body) and not _draws(call.model or ""):
+            message = "Model does not support the requested response modalities: image"
+            return self._error(call, gerr.envelope(400, "INVALID_ARGUMENT", message))
         texts, last_user = _texts(body)
         prompt = content.tokens(texts)
         # Every chunk of one answer repeats the same modelVersion and responseId.
@@ -252,6 +320,7 @@ class NativeFlavour(Flavour):
             objects = self._answer_chunks(
                 content.echo(last_user), prompt, _thoughts(model, body), call.kind, stamp
             )
+            _add_tool_output(objects[-1], body, last_user)
         if call.kind != KIND_STREAM:
             return self._json(objects[0])
         return self._stream(call, script, objects)
