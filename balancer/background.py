@@ -86,7 +86,7 @@ class Services:
         self.bootstrap()
         self._stop.clear()
         for name, fn, interval in (
-                ("flusher", self.flush, lambda: FLUSH_INTERVAL),
+                ("flusher", self.flush, self._until_flush),
                 ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
                 ("probes", self.probe, self._probe_interval),
                 ("models", self.refresh_models,
@@ -108,6 +108,13 @@ class Services:
         self.flush()
         log.info("background services stopped; buffers flushed (%d records dropped in all)",
                  self.rt.records.dropped)
+
+    def _until_flush(self) -> float:
+        """Wait for the next flush round: FLUSH_INTERVAL, or less when a key changed
+        state, so that other workers and instances learn it within one sync."""
+        self.rt.state_changed.wait(FLUSH_INTERVAL)
+        self.rt.state_changed.clear()
+        return 0.05  # a moment to gather what else changes with it
 
     def _loop(self, name: str, fn: Callable[[], None], interval: Callable[[], float]) -> None:
         while not self._stop.wait(interval()):

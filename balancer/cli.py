@@ -19,6 +19,8 @@ from balancer.upstream import request_defaults
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 pools_cli = AppGroup("pools", help="Manage pools: a provider endpoint, its keys and settings.")
+settings_cli = AppGroup("settings", help="Runtime settings (in effect in every worker within "
+                        "a sync interval, without a restart).")
 logs_cli = AppGroup("logs", help="The request log, key events and usage counts.")
 secrets_cli = AppGroup("secrets", help="Encryption of the stored upstream keys.")
 models_cli = AppGroup("models", help="Fetch and show the model lists of pools.")
@@ -431,3 +433,39 @@ def logs_purge(kinds):
     settings_service.load(rt)
     purged = retention.purge(rt.settings.current, list(kinds) or None, max_batches=1_000_000)
     click.echo(", ".join(f"{kind}: {n} deleted" for kind, n in purged.counts.items()))
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+@settings_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def settings_list(as_json):
+    """Every runtime setting with its value, default and meaning."""
+    from balancer.settings import SPECS
+    rt = _rt()
+    current = settings_service.load(rt)
+    rows = [{"name": spec.name, "value": getattr(current, spec.name), "default": spec.default,
+             "help": spec.help} for spec in SPECS]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        changed = "" if row["value"] == row["default"] else f"  (default {row['default']})"
+        click.echo(f"{row['name']:<30} {row['value']!s:<14}{changed}")
+        click.echo(f"{'':<30} {row['help']}")
+
+
+@settings_cli.command("set")
+@click.argument("pairs", nargs=-1, required=True, metavar="NAME=VALUE...")
+def settings_set(pairs):
+    """Change runtime settings; all are checked before any is saved."""
+    from balancer.settings import SettingError
+    rt = _rt()
+    settings_service.load(rt)
+    try:
+        settings_service.update(rt, _pairs(pairs, "setting"))
+    except SettingError as exc:
+        raise CliError(str(exc)) from None
+    click.echo("saved: " + ", ".join(f"{name}={getattr(rt.settings.current, name)}"
+                                     for name in _pairs(pairs, "setting")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -119,6 +120,8 @@ class Runtime:
         #: True once keys, settings and catalogs were loaded from the database.
         self.loaded = False
         self.services = None  # set by background.Services
+        #: set when a key changes state: the flusher writes it without waiting.
+        self.state_changed = threading.Event()
         #: which key owns each file and cached content (services/owners.OwnerIndex),
         #: set by create_app: it reads the database, which this module does not.
         self.owners = None
@@ -144,3 +147,4 @@ class Runtime:
         if transitions:
             self.transitions.extend(transitions)
             metrics.transitions(transitions)
+            self.state_changed.set()

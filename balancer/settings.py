@@ -99,7 +99,7 @@ SPECS: tuple[SettingSpec, ...] = (
                 "timeout or overload; doubles per attempt.", 0, 10),
     SettingSpec("recovery_interval_seconds", float, 300.0, "How often disabled and ejected "
                 "keys are probed with a cheap call (0 = never).", 0, 86_400),
-    SettingSpec("sync_interval_seconds", float, 2.0, "How often each worker pulls key states, "
+    SettingSpec("sync_interval_seconds", float, 1.5, "How often each worker pulls key states, "
                 "settings and tokens changed by others.", 0.2, 60),
     SettingSpec("suffix_search", bool, True, "Model names ending in -search add the Google "
                 "Search tool (Gemini API)."),

@@ -171,3 +171,16 @@ def test_models_refresh_reports_a_failure_with_exit_1(cli, upstream):
     result = cli("models", "refresh", "prov")
     assert result.exit_code == 1
     assert result.output.strip() == "prov: failed: No key can list the models: the pool has no keys."
+
+
+def test_settings_list_and_set(cli, rt):
+    listed = cli("settings", "list")
+    assert "strategy" in listed.output and "How a key is picked" in listed.output
+    done = cli("settings", "set", "strategy=least_busy", "max_retries=5")
+    assert done.exit_code == 0 and "strategy=least_busy" in done.output
+    assert rt.settings.current.strategy == "least_busy" and rt.settings.current.max_retries == 5
+    assert "(default round_robin)" in cli("settings", "list").output
+    bad = cli("settings", "set", "strategy=fastest", "max_retries=1")
+    assert bad.exit_code == 2 and "strategy" in bad.output
+    assert rt.settings.current.max_retries == 5  # nothing saved when one value is refused
+    assert cli("settings", "set", "nonsense").exit_code == 2
