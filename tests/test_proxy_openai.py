@@ -350,3 +350,31 @@ def test_a_stream_that_fails_before_its_first_byte_is_retried_on_another_key(
         assert events[-1] == "[DONE]"
         assert not any(isinstance(e, dict) and "error" in e for e in events)
     assert upstream.count(key=broken) == 1  # cooled down after its in-band 429
+
+
+class TestEmptyStreams:
+    """A 200 stream that ends with no answer is retried on another key, not relayed."""
+
+    @pytest.mark.parametrize("path, body, headers", [
+        ("/v1/chat/completions", {"model": "gemini-2.5-flash", "stream": True,
+                                  "messages": [{"role": "user", "content": "fill me"}]}, "openai"),
+        ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+         {"contents": [{"parts": [{"text": "fill me"}]}]}, "gemini"),
+        ("/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+         {"contents": [{"parts": [{"text": "fill me"}]}]}, "gemini"),
+    ])
+    def test_an_empty_stream_goes_to_another_key(self, client, keys, upstream, rt, path, body,
+                                                 headers):
+        from tests.conftest import TOKEN
+        made = keys(2)
+        upstream.set_key(made[0], "empty")
+        auth = ({"Authorization": f"Bearer {TOKEN}"} if headers == "openai"
+                else {"x-goog-api-key": TOKEN})
+        for _ in range(2):  # whichever key the rotation tries first
+            resp = client.post(path, json=body, headers=auth)
+            text = resp.get_data(as_text=True)
+            assert resp.status_code == 200 and '"error"' not in text
+            assert '"finish_reason":"stop"' in text or '"finishReason"' in text
+            assert "fill" in text and "me" in text
+        tried = [r["key"] for r in upstream.requests]
+        assert made[0] in tried and tried[-1] == made[1]

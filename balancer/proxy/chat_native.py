@@ -254,6 +254,9 @@ class ChatNativeFormat(ApiFormat):
     def leading_error(self, first: bytes, call: ProxyCall) -> Optional[dict]:
         return self._native.leading_error(first, call)
 
+    def answered(self, start: bytes) -> bool:
+        return self._native.answered(start)
+
     def answer(self, parsed: Any, body: bytes, call: ProxyCall) -> bytes:
         chat = to_chat(parsed, _client_model(call))
         return json.dumps(chat, ensure_ascii=False, separators=(",", ":")).encode()

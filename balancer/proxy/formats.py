@@ -7,6 +7,7 @@ success, how to shape errors for the client, and how to watch a stream.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import urlencode
 
@@ -78,6 +79,12 @@ class ApiFormat:
         """The error object when a stream's first event is one."""
         return leading_error(first)
 
+    def answered(self, start: bytes) -> bool:
+        """Whether the start of a stream holds something of an answer (text, a tool
+        call, a finish reason): until then nothing is sent, so that a stream that
+        ends empty can still be retried on another key."""
+        return _OPENAI_ANSWER.search(start) is not None
+
     def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
         """Bytes that end a broken stream so the client's SDK raises."""
         return openai_stream_error(message, code=reason or "upstream_error")
@@ -130,11 +137,22 @@ class GeminiFormat(ApiFormat):
     def leading_error(self, first: bytes, call: "ProxyCall") -> Optional[dict]:
         return gemini_stream.leading_error(first, call.framing)
 
+    def answered(self, start: bytes) -> bool:
+        return _GEMINI_ANSWER.search(start) is not None
+
     def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
         return tap.error_tail(message)  # type: ignore[attr-defined]
 
     def stream_mimetype(self, call: "ProxyCall") -> str:
         return "text/event-stream" if call.framing == "sse" else "application/json"
+
+
+#: Marks of an answer in a stream's bytes (a cheap search; a full parse is not needed
+#: to know that something worth relaying has come).
+_OPENAI_ANSWER = re.compile(
+    rb'"(?:content|refusal|reasoning|reasoning_content)"\s*:\s*"[^"]'
+    rb'|"tool_calls"\s*:\s*\[\s*\{|"function_call"\s*:\s*\{|"finish_reason"\s*:\s*"')
+_GEMINI_ANSWER = re.compile(rb'"parts"\s*:\s*\[\s*\{|"finishReason"\s*:|"blockReason"\s*:')
 
 
 def _with_query(url: str, query: Optional[dict]) -> str:

@@ -32,6 +32,8 @@ from balancer.upstream.providers import PROVIDERS
 SUCCESS = Verdict(Outcome.SUCCESS, status=200)
 MAX_ERROR_BODY = 1 << 20
 MAX_BACKOFF = 2.0
+#: Bytes of a stream's start held back while it carries no answer yet.
+MAX_OPENING = 256 * 1024
 
 #: Failures that say something about the key, not the request: switching to
 #: another key costs the client nothing, so they draw on a separate budget.
@@ -190,7 +192,7 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
         if call.stream:
             chunks = iter_chunks(resp)
             try:
-                first = next(chunks, b"")
+                first, ended = _opening(fmt, chunks, call)
             except UpstreamError as err:
                 resp.close()
                 _failed(rt, state, lease, classify_exception(err))
@@ -204,6 +206,14 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
                     resp.close()
                     _failed(rt, state, lease, verdict)
                     continue
+            elif ended and not fmt.answered(first):
+                # A 200 stream that ended with no text, tool call or finish reason
+                # is an empty answer: the key failed this once, another may not.
+                resp.close()
+                _failed(rt, state, lease, Verdict(
+                    Outcome.TRANSIENT, reason="empty_response", status=resp.status_code,
+                    message="upstream ended a 2xx stream without any answer"))
+                continue
             record.key_id = lease.key_id
             record.failed_keys = tuple(state.failed)
             relay = StreamRelay(rt, provider, fmt, lease, resp, record, started, fmt.new_tap(call),
@@ -213,6 +223,19 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
         if done is not None:
             return done
     return end.exhausted(state)
+
+
+def _opening(fmt, chunks, call: ProxyCall) -> tuple[bytes, bool]:
+    """The start of a stream, read until it holds some answer or an error (nothing
+    has gone to the client yet, so another key can still be tried), and whether
+    the stream already ended. Bounded: a long start is relayed as it is."""
+    start = b""
+    for chunk in chunks:
+        start += chunk
+        if fmt.answered(start) or fmt.leading_error(start, call) is not None \
+                or len(start) > MAX_OPENING:
+            return start, False
+    return start, True
 
 
 def _failed(rt: Runtime, state: Attempts, lease: Lease, verdict: Verdict) -> None:
