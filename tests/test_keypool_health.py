@@ -172,12 +172,19 @@ def test_max_failures_zero_never_ejects():
     assert j.state.consecutive_failures == 51
 
 
-def test_ejection_never_shortens_a_longer_cooldown():
-    before = state(consecutive_failures=2, cooldown_until=NOW + 9000, reason="per_day_quota")
+def test_a_failure_while_benched_changes_nothing():
+    # Requests sent before the bench come back failed at high concurrency: one
+    # fault must not eject the key again and again, nor shorten a longer cooldown.
+    for reason in ("per_day_quota", "ejected"):
+        before = state(consecutive_failures=2, ejections=1, cooldown_until=NOW + 9000,
+                       reason=reason)
+        assert judge(FAIL, before) is health.NOTHING
+
+
+def test_an_ejection_after_the_bench_counts_once_more():
+    before = state(consecutive_failures=2, ejections=1, cooldown_until=NOW - 1, reason="ejected")
     j = judge(FAIL, before)
-    assert j.state.cooldown_until == NOW + 9000
-    assert j.state.reason == "per_day_quota"
-    assert j.state.ejections == 1
+    assert j.state.ejections == 2 and j.state.reason == "ejected"
 
 
 def test_the_ejection_multiplier_decays_one_step_per_healthy_period():

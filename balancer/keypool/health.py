@@ -241,7 +241,15 @@ def on_transient(
     policy: PoolPolicy,
     now: float,
 ) -> Judgement:
-    """Count a consecutive failure; eject at ``max_failures`` (0 never ejects)."""
+    """Count a consecutive failure; eject at ``max_failures`` (0 never ejects).
+
+    A failure that arrives while the key is already benched for the model came
+    from a request sent before the bench (many are in flight at high
+    concurrency): counting it would eject the key again and again for one
+    fault, so, as in Envoy's outlier detection, it is ignored.
+    """
+    if cooling(state, now):
+        return NOTHING
     current = decay_ejections(state or ModelState(key_id=key_id, model=model), policy, now)
     failures = current.consecutive_failures + 1
     error = describe(verdict)
