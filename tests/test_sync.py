@@ -126,3 +126,35 @@ def test_counters_from_two_processes_add_up(two, auth, upstream):
     with a.app_context():
         row = key_service.list_keys()[0]
     assert row["requests"] == 3 and row["last_used"]
+
+
+def test_a_late_flush_never_undoes_a_newer_state(two):
+    """Process A flushes a failure count after process B wrote an ejection: B's stays."""
+    from balancer.extensions import db
+    from balancer.keypool.records import ModelState, Transition, TransitionKind
+    from balancer.keypool.sync import persist
+    from balancer.models import KeyModelState
+    a, b = two
+    add(a, make_key("late", 0))
+    key_id = next(iter(rt_of(a).keypool.key_ids()))
+    now = time.time()
+    ejected = ModelState(key_id=key_id, model=MODEL, cooldown_until=now + 600, reason="ejected",
+                         ejections=1, updated_at=now)
+    older = ModelState(key_id=key_id, model=MODEL, consecutive_failures=2, updated_at=now - 1)
+    with b.app_context():
+        persist(db.session, [Transition(TransitionKind.EJECT, key_id, MODEL, "ejected",
+                                        now + 600, now, model_state=ejected)])
+        db.session.commit()
+    with a.app_context():
+        persist(db.session, [Transition(TransitionKind.STATE, key_id, MODEL, "server_error",
+                                        None, now - 1, model_state=older)])
+        db.session.commit()
+        row = db.session.scalars(db.select(KeyModelState)).one()
+        assert row.reason == "ejected" and row.ejections == 1 and row.consecutive_failures == 0
+        newer = ModelState(key_id=key_id, model=MODEL, updated_at=now + 1)
+        persist(db.session, [Transition(TransitionKind.RESTORE, key_id, MODEL, "", None, now + 1,
+                                        model_state=newer)])
+        db.session.commit()
+        db.session.expire_all()
+        row = db.session.scalars(db.select(KeyModelState)).one()
+        assert row.reason is None and row.cooldown_until is None

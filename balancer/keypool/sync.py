@@ -135,11 +135,14 @@ def persist(session: Session, transitions: list[Transition]) -> None:
             for s in states.values() if s.key_id in live]
     upsert(session, KeyModelState.__table__, rows, conflict=("key_id", "model"),
            replace=("cooldown_until", "reason", "consecutive_failures", "ejections",
-                    "rate_limit_streak", "last_error", "updated_at"))
+                    "rate_limit_streak", "last_error", "updated_at"), newer="updated_at")
     for rec in keys.values():
         if rec.id not in live:
             continue
-        session.execute(sa.update(ApiKey).where(ApiKey.id == rec.id).values(
+        # As for model states: a late flush never undoes a newer change (an
+        # operator's enable, another process's disable).
+        session.execute(sa.update(ApiKey).where(
+            ApiKey.id == rec.id, ApiKey.updated_at <= from_epoch(rec.updated_at)).values(
             status=rec.status.value, enabled=rec.enabled,
             disabled_reason=rec.disabled_reason[:512] or None,
             last_error=rec.disabled_reason[:512] or None if rec.status is KeyStatus.DISABLED else ApiKey.last_error,

@@ -1,18 +1,23 @@
 """INSERT ... ON CONFLICT for the three databases Balancer runs on."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 
 def upsert(session: Session, table: sa.Table, rows: Sequence[dict], conflict: Iterable[str],
-           add: Iterable[str] = (), replace: Iterable[str] = ()) -> None:
+           add: Iterable[str] = (), replace: Iterable[str] = (),
+           newer: Optional[str] = None) -> None:
     """Insert rows; on a unique conflict add to ``add`` columns and overwrite ``replace`` ones.
 
     Adding in SQL (``count = count + excluded.count``) lets several processes
     flush the same bucket without reading it first.
+
+    :param newer: a time column: ``replace`` columns are overwritten only by a row
+        at least as new, so a process that flushes late cannot undo what another
+        wrote after it (last writer wins by time, not by the order of flushes).
     """
     if not rows:
         return
@@ -26,13 +31,21 @@ def upsert(session: Session, table: sa.Table, rows: Sequence[dict], conflict: It
         stmt = insert(table)
         values = {c: table.c[c] + stmt.excluded[c] for c in add}
         values.update({c: stmt.excluded[c] for c in replace})
-        stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=values)
+        where = table.c[newer] <= stmt.excluded[newer] if newer else None
+        stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=values, where=where)
     elif dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert
         stmt = insert(table)
         values = {c: table.c[c] + stmt.inserted[c] for c in add}
-        values.update({c: stmt.inserted[c] for c in replace})
-        stmt = stmt.on_duplicate_key_update(values)
+        if newer:
+            wins = table.c[newer] <= stmt.inserted[newer]
+            # MySQL assigns left to right and later ones see earlier results: the
+            # time column goes last, so every test above still sees the old time.
+            for c in [c for c in replace if c != newer] + [newer]:
+                values[c] = sa.case((wins, stmt.inserted[c]), else_=table.c[c])
+        else:
+            values.update({c: stmt.inserted[c] for c in replace})
+        stmt = stmt.on_duplicate_key_update(list(values.items()))  # a list keeps the order
     else:  # pragma: no cover - only the three above are supported
         raise RuntimeError(f"unsupported database {dialect}")
     session.execute(stmt, list(rows))
