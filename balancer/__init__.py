@@ -75,8 +75,10 @@ def register_runtime(app: Flask, config: Config) -> None:
     """The process's in-memory state and its background services."""
     from balancer.background import Services
     from balancer.runtime import Runtime
+    from balancer.proxy.limits import ClientLimiter
     from balancer.services.owners import OwnerIndex
     rt = Runtime(config)
     rt.owners = OwnerIndex(rt.clock)
+    rt.limits = ClientLimiter(rt.clock)
     app.extensions["balancer"] = rt
     Services(app, rt)

@@ -18,6 +18,7 @@ from balancer.extensions import db
 from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
 from balancer.services import keys as key_service
+from balancer.services import client_usage
 from balancer.services import models as model_service
 from balancer.services import owners as owner_service
 from balancer.services import retention
@@ -166,6 +167,8 @@ class Services:
                 settings_service.load(self.rt)
                 pool_service.load_catalog(self.rt)
                 self.syncer.pull(db.session)
+                if self.rt.limits is not None:
+                    client_usage.exchange(self.rt.limits)
                 self.last_sync_ok = time.time()
             finally:
                 db.session.remove()

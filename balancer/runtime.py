@@ -56,6 +56,17 @@ class ClientInfo:
 
     id: Optional[int]
     name: str
+    #: requests per minute, requests at once, model-name patterns, body size:
+    #: None or empty for no limit (tokens from the environment have none).
+    rpm: Optional[int] = None
+    concurrent: Optional[int] = None
+    models: tuple[str, ...] = ()
+    max_bytes: Optional[int] = None
+
+    @property
+    def limited(self) -> bool:
+        """Whether any limit applies to this client."""
+        return bool(self.rpm or self.concurrent or self.models or self.max_bytes)
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,8 @@ class Runtime:
         #: which key owns each file and cached content (services/owners.OwnerIndex),
         #: set by create_app: it reads the database, which this module does not.
         self.owners = None
+        #: per-client-token limits (proxy/limits.ClientLimiter), set by create_app.
+        self.limits = None
 
     def policy_for(self, pool_id: int) -> PoolPolicy:
         """The key-pool policy of a pool: settings plus the pool's overrides."""

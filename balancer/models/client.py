@@ -24,6 +24,26 @@ class ClientToken(db.Model):
     rpm_limit: so.Mapped[Optional[int]] = so.mapped_column()
     max_concurrent: so.Mapped[Optional[int]] = so.mapped_column()
     allowed_models: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+    #: largest request body this client may send, in KiB (None: MAX_REQUEST_MB only).
+    max_request_kb: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+
+
+class ClientUsage(db.Model):
+    """One process's recent use per client, so that every process can enforce a
+    client's limits over the whole deployment (see ``proxy/limits.py``)."""
+
+    __tablename__ = "client_usage"
+    __table_args__ = (sa.UniqueConstraint("process", "client_id",
+                                          name="uq_client_usage_process_client"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    #: host, pid and a random part: one row set per running process.
+    process: so.Mapped[str] = so.mapped_column(sa.String(96))
+    client_id: so.Mapped[int] = so.mapped_column()
+    #: requests this process admitted for the client in the last 60 seconds.
+    recent: so.Mapped[int] = so.mapped_column(default=0)
+    in_flight: so.Mapped[int] = so.mapped_column(default=0)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)

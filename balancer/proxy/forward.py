@@ -135,6 +135,38 @@ class Attempts:
 
 
 def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
+    """Serve ``call`` from ``pool`` within its client's limits."""
+    limits = rt.limits
+    if limits is None or not call.client.limited:
+        return _serve(rt, pool, call, None)
+    fmt = FORMATS[call.api_format]
+    refusal = limits.admit(call.client, call.model, len(call.body or b""))
+    if refusal is not None:
+        return reject(rt, call.route, fmt.error(refusal.status, refusal.message, code=refusal.code,
+                                                retry_after=refusal.retry_after),
+                      call.client, stream=call.stream,
+                      api_format=getattr(fmt, "client_api", call.api_format))
+    ended = []
+
+    def done() -> None:
+        if not ended:  # a stream may end both ways; count it once
+            ended.append(True)
+            limits.done(call.client)
+
+    try:
+        out = _serve(rt, pool, call, done)
+    except BaseException:
+        done()
+        raise
+    if out.is_streamed:
+        out.call_on_close(done)  # also when the client leaves before the first byte
+    else:
+        done()
+    return out
+
+
+def _serve(rt: Runtime, pool: PoolInfo, call: ProxyCall,
+           on_stream_end: Optional[Callable[[], None]]) -> Response:
     """Serve ``call`` from ``pool``, retrying on other keys while nothing was sent."""
     started = time.perf_counter()
     settings = rt.settings.current
@@ -217,7 +249,7 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
             record.key_id = lease.key_id
             record.failed_keys = tuple(state.failed)
             relay = StreamRelay(rt, provider, fmt, lease, resp, record, started, fmt.new_tap(call),
-                                fmt.stream_mimetype(call))
+                                fmt.stream_mimetype(call), on_end=on_stream_end)
             return relay.response(first, chunks)
         done = _complete(rt, fmt, provider, lease, resp, record, state, end, call, sent_at)
         if done is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import requests
 from flask import Response
@@ -53,8 +53,9 @@ class StreamRelay:
 
     def __init__(self, rt: Runtime, provider: Provider, fmt: "ApiFormat", lease: Lease,
                  resp: requests.Response, record: RequestRecord, started: float, tap: "Tap",
-                 mimetype: str):
+                 mimetype: str, on_end: Optional[Callable[[], None]] = None):
         self.rt = rt
+        self.on_end = on_end
         self.provider = provider
         self.fmt = fmt
         self.lease = lease
@@ -114,6 +115,8 @@ class StreamRelay:
                                       else rec.UPSTREAM_ERROR)
                 record.error_message = verdict.message or verdict.reason
             finish_record(self.rt, record, self.started)
+            if self.on_end is not None:
+                self.on_end()
 
     def _error_verdict(self, err: dict) -> Verdict:
         verdict = in_band_verdict(self.provider, err, self.lease, self.rt.clock())

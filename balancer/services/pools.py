@@ -94,7 +94,10 @@ def load_catalog(rt: Runtime) -> Catalog:
     pools = {p.id: pool_info(p, rt.config) for p in db.session.scalars(sa.select(Pool))}
     clients = env_clients(rt.config)
     for t in db.session.scalars(sa.select(ClientToken).where(ClientToken.enabled.is_(True))):
-        clients[t.token_hash] = ClientInfo(t.id, t.name)
+        clients[t.token_hash] = ClientInfo(
+            t.id, t.name, rpm=t.rpm_limit or None, concurrent=t.max_concurrent or None,
+            models=tuple(m for m in (t.allowed_models or ()) if isinstance(m, str)),
+            max_bytes=t.max_request_kb * 1024 if t.max_request_kb else None)
     rt.catalog = Catalog(pools=pools, clients=clients)
     return rt.catalog
 
