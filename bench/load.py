@@ -6,7 +6,8 @@ so the client spends a few tens of microseconds per request and stays out of the
 
 Spec: ``mode`` (``latency``, ``throughput`` or ``streams``), ``host``, ``port``, ``request``
 (the raw request bytes, latin-1), ``count``, ``concurrency``, ``warmup``, ``stream`` (count
-the answer's SSE events), ``expect_events`` and ``timeout`` (seconds, for the whole run).
+the answer's SSE events), ``expect_events``, ``ramp`` (streams: seconds over which they
+open) and ``timeout`` (seconds, for the whole run).
 
 After the warm-up it prints ``ready`` and waits for a line on stdin, so that the caller can
 read CPU counters right before the measured part; then it prints one JSON line of results.
@@ -133,6 +134,8 @@ class Run:
         self.errors: Counter[str] = Counter()
         self.ok = 0
         self.incomplete = 0
+        #: (first byte, done) of each answer: how many streams were open at once
+        self.spans: list[tuple[float, float]] = []
 
     def connect(self) -> Connection:
         """A new connection to the target."""
@@ -152,6 +155,7 @@ class Run:
             self.ok += 1
             self.latencies.append((reply.done - reply.sent) * 1000)
             self.ttfbs.append((reply.first_byte - reply.sent) * 1000)
+            self.spans.append((reply.first_byte, reply.done))
 
     def worker(self, conn: Optional[Connection], n: int, record: bool) -> Optional[Connection]:
         """Send ``n`` requests over one connection, reconnecting after failures."""
@@ -184,6 +188,16 @@ def percentiles(values: list[float]) -> dict:
 
     return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(ordered[-1], 3),
             "mean": round(sum(ordered) / len(ordered), 3), "n": len(ordered)}
+
+
+def peak_open(spans: list[tuple[float, float]]) -> int:
+    """The most streams that were relaying at the same moment (from first byte to end)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
 
 
 def cpu_seconds() -> float:
@@ -229,13 +243,19 @@ def run_streams(run: Run) -> dict:
     spec = run.spec
     handshake()
     cpu0, t0 = cpu_seconds(), time.perf_counter()
-    jobs = [gevent.spawn(run.worker, None, 1, True) for _ in range(spec["count"])]
+    # Streams may open over ``ramp`` seconds, as real clients arrive, rather than
+    # all in one burst that overflows the listen queue before a worker accepts.
+    ramp = spec.get("ramp", 0.0)
+    step = ramp / spec["count"] if spec["count"] else 0.0
+    jobs = [gevent.spawn_later(i * step, run.worker, None, 1, True)
+            for i in range(spec["count"])]
     gevent.joinall(jobs, timeout=spec["timeout"])
     elapsed = time.perf_counter() - t0
     unfinished = sum(1 for g in jobs if not g.ready())
     gevent.killall(jobs, block=False)
     return {"ok": run.ok, "incomplete": run.incomplete, "errors": dict(run.errors),
             "unfinished": unfinished, "elapsed_s": round(elapsed, 3),
+            "peak_open": peak_open(run.spans),
             "cpu_s": round(cpu_seconds() - cpu0, 3),
             "latency_ms": percentiles(run.latencies), "ttfb_ms": percentiles(run.ttfbs)}
 

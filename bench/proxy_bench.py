@@ -158,10 +158,11 @@ def keepalive_phases(c: dict, direct: Target, via: Target, watch: dict) -> dict:
 
 
 def streams_phase(c: dict, n: int, tmp: Path, env: dict, fake: FakeControl,
-                  watch: dict, stack: ExitStack) -> dict:
-    """One worker, ``n`` slow streams at once: how many finish whole, and its memory."""
+                  watch: dict, stack: ExitStack, workers: int = 1, ramp: float = 0.0) -> dict:
+    """``n`` slow streams at once through ``workers`` workers: how many finish whole,
+    and the workers' memory."""
     fake.configure(chunks=c["chunks"], chunk_delay=c["chunk_delay"])
-    live = LiveBalancer({**env, "WORKER_CONNECTIONS": str(max(2000, n + 500))}, workers=1,
+    live = LiveBalancer({**env, "WORKER_CONNECTIONS": str(max(2000, n + 500))}, workers=workers,
                          log_path=tmp / "gunicorn-streams.log").start()
     stack.callback(live.stop)
     sampler = MemorySampler(live.proc.pid).start()
@@ -171,9 +172,9 @@ def streams_phase(c: dict, n: int, tmp: Path, env: dict, fake: FakeControl,
         target = Target("balancer", live.port, "/v1/chat/completions", TOKEN)
         spec = {"mode": "streams", "count": n, "stream": True, "expect_events": c["chunks"],
                 "request": raw_request(live.port, target.path, TOKEN, True, close=True),
-                "io_timeout": 60}
-        print(f"  streams  {n} at once through 1 worker ...", file=sys.stderr, flush=True)
-        limit = c["chunks"] * c["chunk_delay"] + 30
+                "io_timeout": 60, "ramp": ramp}
+        print(f"  streams  {n} at once through {workers} worker(s) ...", file=sys.stderr, flush=True)
+        limit = c["chunks"] * c["chunk_delay"] + ramp + 30
         result = run_load({**spec, "timeout": limit}, target,
                           {"balancer": lambda: tree(live.proc.pid), **watch}, timeout=limit)
         sampler.stop()
