@@ -12,6 +12,8 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "2000"))
 timeout = 60
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# Connections waiting for a worker to accept them (the kernel caps it at somaxconn).
+backlog = int(os.environ.get("BACKLOG", "2048"))
 wsgi_app = "wsgi:app"
 # No preload: the gevent worker must patch the standard library before the app
 # (and requests, and the database drivers) are imported.

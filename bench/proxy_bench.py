@@ -162,7 +162,8 @@ def streams_phase(c: dict, n: int, tmp: Path, env: dict, fake: FakeControl,
     """``n`` slow streams at once through ``workers`` workers: how many finish whole,
     and the workers' memory."""
     fake.configure(chunks=c["chunks"], chunk_delay=c["chunk_delay"])
-    live = LiveBalancer({**env, "WORKER_CONNECTIONS": str(max(2000, n + 500))}, workers=workers,
+    live = LiveBalancer({**env, "WORKER_CONNECTIONS": str(max(2000, n + 500)), "BACKLOG": "4096"},
+                        workers=workers,
                          log_path=tmp / "gunicorn-streams.log").start()
     stack.callback(live.stop)
     sampler = MemorySampler(live.proc.pid).start()

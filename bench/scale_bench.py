@@ -146,6 +146,8 @@ def streams(args: argparse.Namespace) -> None:
           f"({(r['worker_rss_peak'] - r['worker_rss_idle']) / max(1, args.count) / 1024:.1f} "
           f"KiB per stream)")
     print(f"  worker replaced during run   : {r['worker_replaced']}")
+    for line in r.get("log_tail", [])[-8:]:
+        print(f"  log: {line[:160]}")
 
 
 def soak(args: argparse.Namespace) -> None:
@@ -202,7 +204,7 @@ def main() -> None:
     # Each stream holds two sockets in its worker (client and upstream): 10,000 streams
     # in one worker need more than the usual hard limit of 20,000 files.
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--ramp", type=float, default=20.0,
+    p.add_argument("--ramp", type=float, default=30.0,
                    help="seconds over which the streams open (arrivals, not one burst)")
     p.add_argument("--chunks", type=int, default=20)
     # Each stream lasts 60 s, well beyond the ramp: at the end all are open at once.
