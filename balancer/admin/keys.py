@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from flask import (Response, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 
+from wtforms.fields.choices import SelectChoice
+
 from balancer.admin.access import safe_next
 from balancer.admin.blueprint import bp
 from balancer.admin.forms import AddKeysForm, EditKeyForm, ExportKeysForm, ImportKeysForm
@@ -36,7 +38,8 @@ def _pool_choices() -> list[tuple[int, str]]:
 
 def _forms() -> tuple[AddKeysForm, ImportKeysForm]:
     add_form, import_form = AddKeysForm(prefix="add"), ImportKeysForm(prefix="import")
-    add_form.pool.choices = import_form.pool.choices = _pool_choices()
+    add_form.pool.choices = import_form.pool.choices = [
+        SelectChoice(str(pool_id), label) for pool_id, label in _pool_choices()]
     return add_form, import_form
 
 
