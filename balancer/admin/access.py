@@ -86,8 +86,10 @@ def require_admin() -> Optional[Response]:
         return None
     if wants_json():
         return jsonify(error="login required"), 401
-    target = request.full_path if request.method == "GET" else request.path
-    return redirect(url_for("admin.login", next=target.rstrip("?")))
+    if request.method != "GET":
+        # Coming back to a POST-only URL after the login would only answer 405.
+        return redirect(url_for("admin.login"))
+    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 
 
 def safe_next(target: Optional[str]) -> Optional[str]:

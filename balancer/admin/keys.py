@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import sqlalchemy as sa
-from flask import (Response, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
-
+from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 from wtforms.fields.choices import SelectChoice
 
 from balancer.admin.access import safe_next
@@ -74,6 +74,8 @@ def keys_add():
     result = key_service.add_keys(_rt(), found, pool, label=add_form.label.data or None,
                                   group=add_form.group.data or None)
     result.malformed += malformed
+    # A key pasted twice is a duplicate too, though find_keys kept it once.
+    result.duplicates += sum(add_form.text.data.count(key) - 1 for key in found)
     flash(f"Keys for pool {pool.name}: {result.summary()}.",
           "success" if result.added else "warning")
     return redirect(url_for("admin.keys"))
@@ -122,53 +124,90 @@ def _json_download(doc: dict, name: str) -> Response:
     return response
 
 
-def _selection() -> tuple[str, list[int]]:
-    """The action and key ids of a post: "disable:17" acts on key 17 alone."""
-    action, _, one = (request.form.get("action") or "").partition(":")
+def _selection() -> tuple[str, list[int], bool]:
+    """The action, key ids and confirmation of a form or JSON post.
+
+    A form's row button sends "disable:17" to act on key 17 alone; JSON sends
+    ``{"action": "disable", "ids": [17], "confirmed": true}``.
+    """
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            abort(400, "expected a JSON object")
+        action, ids, confirmed = str(body.get("action") or ""), body.get("ids") or [], \
+            body.get("confirmed") is True
+        if not isinstance(ids, list):
+            abort(400, "ids: expected a list")
+    else:
+        action, _, one = (request.form.get("action") or "").partition(":")
+        ids = [one] if one else request.form.getlist("ids")
+        confirmed = request.form.get("confirmed") == "yes"
     if action not in ACTIONS:
         abort(400, "unknown action")
-    if one:
-        ids = [one]
-    else:
-        ids = request.form.getlist("ids")
     try:
-        return action, sorted({int(i) for i in ids})
-    except ValueError:
+        return action, sorted({int(i) for i in ids}), confirmed
+    except (TypeError, ValueError):
         abort(400, "bad key id")
+
+
+@dataclass
+class _Done:
+    """What an action did, for a flash message or a JSON answer."""
+
+    message: str
+    category: str = "success"
+    results: Optional[list] = None
+    #: a delete that waits for its confirmation.
+    confirm: Optional[list] = None
+
+
+def _perform(action: str, ids: list[int], confirmed: bool) -> _Done:
+    if not ids:
+        return _Done("Select at least one key first.", "warning")
+    rt = _rt()
+    rows = list(db.session.scalars(sa.select(ApiKey).where(ApiKey.id.in_(ids))))
+    if not rows:
+        return _Done("Those keys no longer exist.", "warning")
+    if action in ("enable", "disable"):
+        for row in rows:
+            key_service.set_enabled(rt, row.id, action == "enable")
+        return _Done(f"{_count(rows)} {action}d.")
+    if action == "reset":
+        return _Done(f"Failures reset on {_count(key_ops.reset_failures(rt, [r.id for r in rows]))}.")
+    if action == "test":
+        if len(rows) > MAX_TESTS:
+            return _Done(f"Test at most {MAX_TESTS} keys at once (each is a call upstream).",
+                         "warning")
+        results = [key_ops.test_key(rt, row.id) for row in rows]
+        works = sum(r.ok for r in results)
+        return _Done(f"{works} of {_count(results)} work.", "info", results=results)
+    if not confirmed:
+        return _Done("", confirm=rows)
+    for row in rows:
+        key_service.delete(rt, row.id)
+    return _Done(f"{_count(rows)} deleted.")
 
 
 @bp.post("/keys/action")
 def keys_action():
-    """Enable, disable, test, reset failures or delete one key or a selection."""
-    action, ids = _selection()
+    """Enable, disable, test, reset failures or delete one key or a selection.
+
+    Forms get a page (results, a confirmation) or a redirect back to the table;
+    the page's scripts post JSON (with the X-CSRFToken header) and get JSON.
+    """
+    action, ids, confirmed = _selection()
+    done = _perform(action, ids, confirmed)
+    if request.is_json:
+        if done.confirm is not None:
+            return jsonify(error="deleting keys needs \"confirmed\": true"), 400
+        return jsonify(message=done.message, category=done.category,
+                       results=[asdict(r) for r in done.results or []])
     back = _back()
-    if not ids:
-        flash("Select at least one key first.", "warning")
-        return redirect(back)
-    rt = _rt()
-    rows = list(db.session.scalars(sa.select(ApiKey).where(ApiKey.id.in_(ids))))
-    if not rows:
-        flash("Those keys no longer exist.", "warning")
-        return redirect(back)
-    if action in ("enable", "disable"):
-        for row in rows:
-            key_service.set_enabled(rt, row.id, action == "enable")
-        flash(f"{_count(rows)} {action}d.", "success")
-    elif action == "reset":
-        done = key_ops.reset_failures(rt, [row.id for row in rows])
-        flash(f"Failures reset on {_count(done)}.", "success")
-    elif action == "test":
-        if len(rows) > MAX_TESTS:
-            flash(f"Test at most {MAX_TESTS} keys at once (each is a call upstream).", "warning")
-            return redirect(back)
-        results = [key_ops.test_key(rt, row.id) for row in rows]
-        return render_template("keys/test_results.html", results=results, back=back)
-    elif action == "delete":
-        if request.form.get("confirmed") != "yes":
-            return render_template("keys/confirm_delete.html", rows=rows, back=back)
-        for row in rows:
-            key_service.delete(rt, row.id)
-        flash(f"{_count(rows)} deleted.", "success")
+    if done.confirm is not None:
+        return render_template("keys/confirm_delete.html", rows=done.confirm, back=back)
+    if done.results is not None:
+        return render_template("keys/test_results.html", results=done.results, back=back)
+    flash(done.message, done.category)
     return redirect(back)
 
 

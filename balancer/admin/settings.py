@@ -22,7 +22,7 @@ def settings():
     rt = current_app.extensions["balancer"]
     current = dict(rt.settings.current.values)
     form_class = settings_form_class()
-    form = form_class(data=current) if request.method == "GET" else form_class()
+    form = form_class(data=_shown(current)) if request.method == "GET" else form_class()
     if form.validate_on_submit():
         submitted = {spec.name: getattr(form, spec.name).data if spec.kind is bool
                      else getattr(form, spec.name).coerced for spec in SPECS}
@@ -47,6 +47,12 @@ def settings():
     status = 400 if request.method == "POST" else 200
     return render_template("settings/index.html", form=form, sections=_sections(),
                            specs=SPEC_BY_NAME, current=current, defaults=_defaults()), status
+
+
+def _shown(values: dict) -> dict:
+    """Values as the form shows them: 60 rather than 60.0, exact otherwise."""
+    return {name: (int(v) if isinstance(v, float) and v.is_integer() else v)
+            for name, v in values.items()}
 
 
 def _defaults() -> dict[str, str]:

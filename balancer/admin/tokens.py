@@ -1,7 +1,7 @@
 """The client tokens page: create (shown once), rename, enable, disable, revoke, usage."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from balancer.admin.blueprint import bp
 from balancer.admin.forms import CreateTokenForm, RenameTokenForm
@@ -23,15 +23,19 @@ def _page(form: CreateTokenForm, created: str = "", status: int = 200):
         open_access=not rt.catalog.auth_required, rename_form=RenameTokenForm()), status
 
 
+#: where a new token waits in the session for the one page that shows it.
+_NEW_TOKEN = "new_client_token"
+
+
 @bp.get("/tokens")
 def tokens():
-    """Every client token with its usage in the last 24 hours."""
-    return _page(CreateTokenForm())
+    """Every client token with its usage in the last 24 hours (and a new one, once)."""
+    return _page(CreateTokenForm(), created=session.pop(_NEW_TOKEN, ""))
 
 
 @bp.post("/tokens")
 def tokens_create():
-    """Create a token and show it, this once (the page is never cached)."""
+    """Create a token; the next page shows it, this once (admin pages are never cached)."""
     form = CreateTokenForm()
     if not form.validate_on_submit():
         return _page(form, status=400)
@@ -40,7 +44,11 @@ def tokens_create():
     if first:
         flash("From now on the proxy accepts only requests with a client token.", "warning")
     flash(f"Token “{row.name}” created.", "success")
-    return _page(CreateTokenForm(formdata=None), created=plain)
+    # Post/redirect/get: a reload shows the list, it does not create another token.
+    # The token crosses the redirect in the signed session cookie and leaves it on
+    # the next page, which pops it.
+    session[_NEW_TOKEN] = plain
+    return redirect(url_for("admin.tokens"))
 
 
 @bp.post("/tokens/<int:token_id>/rename")

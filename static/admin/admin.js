@@ -44,11 +44,61 @@
       });
     });
 
+    // A row's "test now" answers in place: a JSON post, the result shown above the table.
+    // Without scripts the same button posts the form and gets a results page.
+    document.querySelectorAll('#bulk button[name="action"][value^="test:"]').forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        var id = parseInt(button.value.split(":")[1], 10);
+        button.disabled = true;
+        showResult("info", "Testing key " + id + "…");
+        // getAttribute: the form's "action" property is its buttons named action.
+        window.balancerPost(button.form.getAttribute("action"), { action: "test", ids: [id] })
+          .then(function (resp) { return resp.json().then(function (body) { return [resp, body]; }); })
+          .then(function (pair) {
+            var resp = pair[0], body = pair[1];
+            if (!resp.ok) {
+              var error = body.error && (body.error.message || body.error);
+              showResult("danger", typeof error === "string" ? error : "The test failed (" + resp.status + ").");
+              return;
+            }
+            var r = (body.results || [])[0];
+            if (!r) { showResult(body.category || "warning", body.message); return; }
+            var text = r.display + " (#" + r.key_id + "): " + (r.ok ? "works" : "failed") +
+              (r.status ? ", HTTP " + r.status : "") + ", " + r.latency_ms + " ms" +
+              (r.ok ? "" : " — " + r.reason + (r.message && r.message !== r.reason ? ": " + r.message : ""));
+            if (r.effect === "disabled") text += " The key is dead: it was disabled.";
+            if (r.effect === "restored") text += " The key works again: it is back in use.";
+            showResult(r.ok ? "success" : "danger", text);
+            if (r.effect) markRow(r.key_id, r.effect === "disabled" ? "dead" : "active");
+          })
+          .catch(function () { showResult("danger", "Balancer did not answer; try again."); })
+          .finally(function () { button.disabled = false; });
+      });
+    });
+
     // Selects that submit their form when changed (filters, page size).
     document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { if (el.form) el.form.submit(); });
     });
   });
+
+  function showResult(category, message) {
+    var box = document.getElementById("action-result");
+    if (!box) return;
+    box.className = "alert alert-" + category;
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  function markRow(keyId, word) {
+    var row = document.querySelector('tr[data-key-id="' + keyId + '"]');
+    var badge = row && row.querySelector(".badge");
+    if (!badge) return;
+    badge.textContent = word;
+    badge.className = "badge text-bg-" + (word === "dead" ? "danger" : "success");
+    row.setAttribute("data-status", word === "dead" ? "disabled" : "active");
+  }
 
   // Bulk buttons say how many keys they act on, and are off while none is selected.
   function updateSelection() {

@@ -43,6 +43,13 @@ def test_every_admin_page_and_json_endpoint_needs_a_login(admin_app, anon):
                 assert resp.status_code in (302, 400, 401), (rule.rule, method, resp.status_code)
 
 
+def test_a_post_without_a_session_is_sent_to_the_login_even_with_a_csrf_token(anon):
+    token = csrf_token(anon)
+    resp = anon.post("/admin/keys/action", data={"csrf_token": token, "action": "delete",
+                                                 "confirmed": "yes", "ids": ["1"]})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/login"
+
+
 def test_json_asked_without_login_gets_401_not_a_redirect(anon):
     resp = anon.get("/admin/", headers={"Accept": "application/json"})
     assert resp.status_code == 401

@@ -38,7 +38,7 @@ def test_pasting_text_adds_keys_masked_and_de_duplicated(admin, admin_app):
                                           "add-label": "team", "add-group": "proj-1"})
     assert resp.status_code == 302
     page = admin.text("/admin/keys")
-    assert "3 added, 0 already present, 1 malformed" in page
+    assert "3 added, 1 already present, 1 malformed" in page
     for key in made:
         assert key not in page
         assert f"{key[:4]}…{key[-3:]}" in page
@@ -326,3 +326,43 @@ def test_the_keys_page_stays_fast_with_5000_keys(admin, admin_app, rt):
     print("keys page with 5000 keys:", {u: f"{t * 1000:.0f} ms" for u, t in timings.items()})
     assert "5,000 found" in admin.text("/admin/keys")
     assert max(timings.values()) < 1.5, timings
+
+
+def test_json_actions_need_the_csrf_header(admin, admin_app, rt, keys):
+    keys(1, tag="js")
+    key_id = _key_ids(admin_app)[0]
+    refused = admin.client.post("/admin/keys/action", json={"action": "disable", "ids": [key_id]})
+    assert refused.status_code == 400 and "CSRF" in refused.get_json()["error"]
+    assert rt.keypool.snapshot(key_id)[0].enabled is True
+    done = admin.post_json("/admin/keys/action", {"action": "disable", "ids": [key_id]})
+    assert done.get_json()["message"] == "1 key disabled."
+    assert rt.keypool.snapshot(key_id)[0].enabled is False
+
+
+def test_json_test_and_delete(admin, admin_app, rt, keys, upstream):
+    keys(1, tag="jt", modes={make_key("jt", 0): "invalid"})
+    key_id = _key_ids(admin_app)[0]
+    body = admin.post_json("/admin/keys/action", {"action": "test", "ids": [key_id]}).get_json()
+    [result] = body["results"]
+    assert result["ok"] is False and result["effect"] == "disabled" and result["status"] == 400
+    assert make_key("jt", 0) not in json.dumps(body)
+    ask = admin.post_json("/admin/keys/action", {"action": "delete", "ids": [key_id]})
+    assert ask.status_code == 400 and "confirmed" in ask.get_json()["error"]
+    assert _key_ids(admin_app) == [key_id]
+    admin.post_json("/admin/keys/action", {"action": "delete", "ids": [key_id], "confirmed": True})
+    assert _key_ids(admin_app) == []
+    assert admin.post_json("/admin/keys/action", {"action": "test", "ids": "1"}).status_code == 400
+
+
+def test_other_workers_follow_the_actions_through_their_sync(admin, admin_app, rt, keys, make_app):
+    keys(3, tag="sync")
+    ids = _key_ids(admin_app)
+    other = make_app(ADMIN_PASSWORD="x").extensions["balancer"]
+    other.services.bootstrap()
+    admin.post("/admin/keys/action", {"action": f"disable:{ids[0]}"})
+    admin.post(f"/admin/keys/{ids[1]}/edit", {"group": "project-b"})
+    admin.post("/admin/keys/action", {"action": "delete", "confirmed": "yes", "ids": [str(ids[2])]})
+    other.services.sync()
+    assert other.keypool.snapshot(ids[0])[0].enabled is False
+    assert other.keypool.snapshot(ids[1])[0].group == "project-b"
+    assert other.keypool.snapshot(ids[2]) is None

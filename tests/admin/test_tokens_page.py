@@ -15,10 +15,12 @@ CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "h
 
 def _create(admin, name="chat app") -> str:
     resp = admin.post("/admin/tokens", {"name": name})
-    assert resp.status_code == 200
-    html = resp.get_data(as_text=True)
+    assert resp.status_code == 302
+    html = admin.text("/admin/tokens")
     assert "it will not be shown again" in html
-    return re.search(r'id="token-value" value="([^"]+)"', html).group(1)
+    token = re.search(r'id="token-value" value="([^"]+)"', html).group(1)
+    assert "it will not be shown again" not in admin.text("/admin/tokens")
+    return token
 
 
 def _rows(admin_app) -> list[ClientToken]:
@@ -100,8 +102,8 @@ def test_the_last_token_warns_that_the_proxy_would_open(make_app, keys):
     app.extensions["balancer"].services.bootstrap()
     admin = AdminClient(app.test_client())
     assert "The proxy accepts every caller" in admin.text("/admin/tokens")
-    resp = admin.post("/admin/tokens", {"name": "only"})
-    html = resp.get_data(as_text=True)
+    admin.post("/admin/tokens", {"name": "only"})
+    html = admin.text("/admin/tokens")
     assert "From now on the proxy accepts only requests with a client token." in html
     assert "The proxy accepts every caller" not in html
     with app.app_context():
@@ -117,3 +119,15 @@ def test_unknown_token_or_action(admin, admin_app):
     _create(admin)
     token_id = _rows(admin_app)[0].id
     assert admin.post(f"/admin/tokens/{token_id}/action", {"action": "nuke"}).status_code == 400
+
+
+def test_other_workers_follow_token_changes_through_their_sync(admin, admin_app, make_app):
+    token = _create(admin)
+    other = make_app(ADMIN_PASSWORD="x").extensions["balancer"]
+    other.services.bootstrap()
+    assert other.catalog.client_for(token) is not None
+    token_id = _rows(admin_app)[0].id
+    admin.post(f"/admin/tokens/{token_id}/action", {"action": "disable"})
+    assert other.catalog.client_for(token) is not None
+    other.services.sync()
+    assert other.catalog.client_for(token) is None
