@@ -14,8 +14,8 @@ from balancer.admin.blueprint import bp
 
 def init_app(app: Flask) -> None:
     """Login manager, the admin and stats blueprints, vendor assets, security headers."""
-    from balancer.admin import (access, assets, dashboard, errors, filters, keys, login,  # noqa: F401
-                                pools, settings, tokens)
+    from balancer.admin import (access, assets, dashboard, errors, filters, keys,  # noqa: F401
+                                layout, login, pools, settings, tokens)
     from balancer.stats import bp as stats_bp
     access.init_app(app)
     app.register_blueprint(bp, url_prefix="/admin")

@@ -46,10 +46,14 @@ def _forms() -> tuple[AddKeysForm, ImportKeysForm]:
 def _index(add_form: AddKeysForm, import_form: ImportKeysForm, status: int = 200):
     query = KeyQuery.from_args(request.args)
     page = key_page(_rt(), query)
+    if request.method == "GET" and query.pool_id:
+        # Adding keys while looking at one pool most likely means adding to it.
+        add_form.pool.data = import_form.pool.data = query.pool_id
+    empty = page.total == 0 and not (query.q or query.status or query.pool_id)
     return render_template("keys/index.html", page=page, query=page.query, add_form=add_form,
                            import_form=import_form, export_form=ExportKeysForm(prefix="export"),
                            pools=_pool_choices(), statuses=STATUSES, sorts=SORTS,
-                           page_sizes=PAGE_SIZES, show_add=status != 200), status
+                           page_sizes=PAGE_SIZES, show_add=status != 200 or empty), status
 
 
 @bp.get("/keys")

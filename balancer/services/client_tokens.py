@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import sqlalchemy as sa
@@ -134,10 +134,10 @@ def usage_by_client(now: Optional[datetime] = None) -> dict[int, TokenUsage]:
 
 
 def _aware(value) -> Optional[datetime]:
-    # max() over a UTCDateTime column comes back as the database's naive value.
-    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
-        return value
+    # max() over a UTCDateTime column comes back as the driver's naive UTC value
+    # (a string on SQLite), not through the column type.
+    if value is None:
+        return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    from datetime import timezone
-    return value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -7,6 +7,7 @@ key pool; the database's rows stand in for a key the pool has not loaded yet.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,7 +180,7 @@ def key_page(rt: Runtime, query: KeyQuery) -> KeyPage:
     total = db.session.scalar(sa.select(sa.func.count()).select_from(ids_stmt.subquery()))
     pages = max(1, math.ceil(total / query.per_page))
     if query.page > pages:
-        query = KeyQuery(**{**query.__dict__, "page": pages})
+        query = dataclasses.replace(query, page=pages)
     page_stmt = (sa.select(ApiKey, Pool.name).join(Pool, Pool.id == ApiKey.pool_id)
                  .where(ApiKey.id.in_(ids_stmt.scalar_subquery()))
                  .order_by(*_order(query, today))

@@ -366,3 +366,13 @@ def test_other_workers_follow_the_actions_through_their_sync(admin, admin_app, r
     assert other.keypool.snapshot(ids[0])[0].enabled is False
     assert other.keypool.snapshot(ids[1])[0].group == "project-b"
     assert other.keypool.snapshot(ids[2]) is None
+
+
+def test_without_keys_the_add_panel_is_open_and_follows_the_pool_filter(admin, admin_app):
+    html = admin.text("/admin/keys")
+    assert 'class="collapse show mb-3" id="add-keys"' in html
+    assert "No keys yet" in html and "No keys yet" in admin.text("/admin/")
+    pool_id = _default_pool(admin_app)
+    filtered = admin.text(f"/admin/keys?pool={pool_id}&status=active")
+    assert 'class="collapse mb-3" id="add-keys"' in filtered
+    assert re.search(rf'<option selected value="{pool_id}">', filtered)
