@@ -192,3 +192,32 @@ def parse_pairs(text: Optional[str], what: str) -> dict[str, str]:
             raise ValueError(f"line {number}: expected {what}")
         out[name.strip()] = value.strip()
     return out
+
+
+class BulkEditKeysForm(FlaskForm):
+    """The same fields for several keys; only those switched on are changed."""
+
+    set_label = BooleanField("Change the label")
+    label = StringField("Label", validators=[Optional(), Length(max=128)])
+    set_group = BooleanField("Change the quota group")
+    group = StringField("Quota group", validators=[Optional(), Length(max=128)])
+    set_tags = BooleanField("Change the tags")
+    tags = StringField("Tags", validators=[Optional(), Length(max=1500)],
+                       description="Separated by commas or spaces; replaces the keys' tags.")
+    set_rpm_limit = BooleanField("Change the requests per minute limit")
+    rpm_limit = IntegerField("Requests per minute limit",
+                             validators=[Optional(), NumberRange(1, 10_000_000)],
+                             description="Empty for none.")
+    set_rpd_limit = BooleanField("Change the requests per day limit")
+    rpd_limit = IntegerField("Requests per day limit",
+                             validators=[Optional(), NumberRange(1, 10_000_000)],
+                             description="Empty for none.")
+    submit = SubmitField("Save for the selected keys")
+
+    def changes(self) -> dict:
+        """Field name -> value, for the fields switched on (an empty value clears)."""
+        out = {}
+        for name in ("label", "group", "tags", "rpm_limit", "rpd_limit"):
+            if getattr(self, f"set_{name}").data:
+                out[name] = getattr(self, name).data
+        return out

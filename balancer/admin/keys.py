@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 
 from balancer.admin.access import safe_next
 from balancer.admin.blueprint import bp
-from balancer.admin.forms import AddKeysForm, EditKeyForm, ExportKeysForm, ImportKeysForm
+from balancer.admin.forms import (AddKeysForm, BulkEditKeysForm, EditKeyForm, ExportKeysForm,
+                                  ImportKeysForm)
 from balancer.extensions import db
 from balancer.models import ApiKey, Pool
 from balancer.services import key_ops
@@ -20,7 +21,7 @@ from balancer.services import keys as key_service
 from balancer.services.key_table import PAGE_SIZES, SORTS, STATUSES, KeyQuery, key_page
 
 #: what the action buttons may ask for.
-ACTIONS = ("enable", "disable", "test", "reset", "delete")
+ACTIONS = ("enable", "disable", "test", "reset", "edit", "delete")
 #: a test call per key waits for the upstream: keep one page's worth at most.
 MAX_TESTS = 25
 #: keys an import file may hold (a large paste is fine; a huge file is a mistake).
@@ -163,6 +164,8 @@ class _Done:
     results: Optional[list] = None
     #: a delete that waits for its confirmation.
     confirm: Optional[list] = None
+    #: keys to edit together (a form comes first).
+    edit: Optional[list] = None
 
 
 def _perform(action: str, ids: list[int], confirmed: bool) -> _Done:
@@ -185,6 +188,8 @@ def _perform(action: str, ids: list[int], confirmed: bool) -> _Done:
         results = [key_ops.test_key(rt, row.id) for row in rows]
         works = sum(r.ok for r in results)
         return _Done(f"{works} of {_count(results)} work.", "info", results=results)
+    if action == "edit":
+        return _Done("", edit=rows)
     if not confirmed:
         return _Done("", confirm=rows)
     for row in rows:
@@ -204,11 +209,16 @@ def keys_action():
     if request.is_json:
         if done.confirm is not None:
             return jsonify(error="deleting keys needs \"confirmed\": true"), 400
+        if done.edit is not None:
+            return jsonify(error="edit keys with the form at /admin/keys/bulk-edit"), 400
         return jsonify(message=done.message, category=done.category,
                        results=[asdict(r) for r in done.results or []])
     back = _back()
     if done.confirm is not None:
         return render_template("keys/confirm_delete.html", rows=done.confirm, back=back)
+    if done.edit is not None:
+        return render_template("keys/bulk_edit.html", rows=done.edit, back=back,
+                               form=BulkEditKeysForm(formdata=None))
     if done.results is not None:
         return render_template("keys/test_results.html", results=done.results, back=back)
     flash(done.message, done.category)
@@ -246,6 +256,37 @@ def key_edit(key_id: int):
             return redirect(_back())
     status = 400 if request.method == "POST" else 200
     return render_template("keys/edit.html", form=form, row=row, back=_back()), status
+
+
+@bp.post("/keys/bulk-edit")
+def keys_bulk_edit():
+    """Set label, group, tags or limits on every selected key at once."""
+    form = BulkEditKeysForm()
+    try:
+        ids = sorted({int(i) for i in request.form.getlist("ids")})
+    except ValueError:
+        abort(400, "bad key id")
+    rows = list(db.session.scalars(sa.select(ApiKey).where(ApiKey.id.in_(ids))))
+    if not rows:
+        flash("Those keys no longer exist.", "warning")
+        return redirect(_back())
+    if form.validate_on_submit():
+        changes = form.changes()
+        if not changes:
+            flash("Nothing changed: switch on the fields to set.", "info")
+            return redirect(_back())
+        try:
+            if "tags" in changes:
+                changes["tags"] = key_ops.parse_tags(changes["tags"])
+            count = key_ops.edit_keys(_rt(), [row.id for row in rows], changes)
+        except key_ops.KeyEditError as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors = [str(exc)]
+        else:
+            names = ", ".join(n.replace("_", " ") for n in changes)
+            flash(f"{names.capitalize()} set on {_count(count)}.", "success")
+            return redirect(_back())
+    return render_template("keys/bulk_edit.html", rows=rows, back=_back(), form=form), 400
 
 
 class _EditData:

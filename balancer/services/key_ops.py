@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import sqlalchemy as sa
 
@@ -68,28 +68,64 @@ def _limit(field: str, value: Optional[int]) -> Optional[int]:
     return value
 
 
-def edit_key(rt: Runtime, key_id: int, *, label: Optional[str], group: Optional[str],
-             tags: Iterable[str], rpm_limit: Optional[int], rpd_limit: Optional[int]) -> ApiKey:
-    """Change a key's label, quota group, tags and limits.
+#: what an edit may change on a key (the key itself never).
+EDITABLE = ("label", "group", "tags", "rpm_limit", "rpd_limit")
+
+
+def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked column values for the fields given; KeyEditError names a bad one."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise KeyEditError(sorted(unknown)[0], "cannot be edited")
+    clean: dict[str, Any] = {}
+    if "label" in changes:
+        clean["label"] = _text("label", changes["label"])
+    if "group" in changes:
+        clean["group_name"] = _text("group", changes["group"])
+    if "tags" in changes:
+        tags = list(changes["tags"] or [])
+        if len(tags) > MAX_TAGS:
+            raise KeyEditError("tags", f"at most {MAX_TAGS} tags")
+        clean["tags"] = tags
+    for name in ("rpm_limit", "rpd_limit"):
+        if name in changes:
+            clean[name] = _limit(name, changes[name])
+    return clean
+
+
+def edit_keys(rt: Runtime, key_ids: Iterable[int], changes: Mapping[str, Any]) -> int:
+    """Set some of label, quota group, tags and limits on keys; others stay as they are.
 
     The group matters to the key pool (a rate limit cools the group's keys), so
-    the pool gets the new record at once.
+    the pool gets the new records at once; other processes follow in their sync
+    (``updated_at`` moves).
+
+    :returns: how many keys were changed.
+    :raises KeyEditError: a value was refused; nothing is saved then.
+    """
+    clean = _clean(changes)
+    rows = list(db.session.scalars(sa.select(ApiKey).where(ApiKey.id.in_(list(key_ids)))))
+    now = utcnow()
+    for row in rows:
+        for column, value in clean.items():
+            setattr(row, column, list(value) if column == "tags" else value)
+        row.updated_at = now
+    db.session.commit()
+    for row in rows:
+        rt.keypool.upsert_key(_record(row, rt.box.decrypt(row.secret_encrypted)))
+    return len(rows)
+
+
+def edit_key(rt: Runtime, key_id: int, *, label: Optional[str], group: Optional[str],
+             tags: Iterable[str], rpm_limit: Optional[int], rpd_limit: Optional[int]) -> ApiKey:
+    """Change all of a key's label, quota group, tags and limits.
 
     :raises KeyEditError: a value was refused; nothing is saved then.
     :raises LookupError: no such key.
     """
     row = get_key(key_id)
-    row.label = _text("label", label)
-    row.group_name = _text("group", group)
-    tags = list(tags)
-    if len(tags) > MAX_TAGS:
-        raise KeyEditError("tags", f"at most {MAX_TAGS} tags")
-    row.tags = tags
-    row.rpm_limit = _limit("rpm_limit", rpm_limit)
-    row.rpd_limit = _limit("rpd_limit", rpd_limit)
-    row.updated_at = utcnow()
-    db.session.commit()
-    rt.keypool.upsert_key(_record(row, rt.box.decrypt(row.secret_encrypted)))
+    edit_keys(rt, [key_id], {"label": label, "group": group, "tags": tags,
+                             "rpm_limit": rpm_limit, "rpd_limit": rpd_limit})
     return row
 
 

@@ -147,7 +147,7 @@ def _filtered(query: KeyQuery, now: datetime) -> sa.Select:
     if query.q:
         text = query.q.lstrip("#")
         like = f"%{_escape(query.q.lower())}%"
-        matches = [sa.func.lower(col).like(like, escape="\\") for col in (
+        matches = [sa.func.lower(col).like(like, escape="!") for col in (
             ApiKey.label, ApiKey.group_name, ApiKey.display, ApiKey.last_error,
             ApiKey.disabled_reason, Pool.name, sa.cast(ApiKey.tags, sa.String))]
         if text.isdigit():
@@ -157,7 +157,8 @@ def _filtered(query: KeyQuery, now: datetime) -> sa.Select:
 
 
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # "!" rather than a backslash: MySQL reads backslashes in string literals itself.
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _order(query: KeyQuery, today) -> list:

@@ -376,3 +376,49 @@ def test_without_keys_the_add_panel_is_open_and_follows_the_pool_filter(admin, a
     filtered = admin.text(f"/admin/keys?pool={pool_id}&status=active")
     assert 'class="collapse mb-3" id="add-keys"' in filtered
     assert re.search(rf'<option selected value="{pool_id}">', filtered)
+
+
+def test_edit_a_selection_changes_only_the_fields_switched_on(admin, admin_app, rt, keys):
+    keys(3, tag="bulk")
+    ids = _key_ids(admin_app)
+    with admin_app.app_context():
+        db.session.get(ApiKey, ids[0]).label = "keep me"
+        db.session.commit()
+    form = admin.post("/admin/keys/action", {"action": "edit", "ids": [str(i) for i in ids[:2]]})
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and "Edit 2 keys" in html and "Change the quota group" in html
+    done = admin.post("/admin/keys/bulk-edit", {"ids": [str(i) for i in ids[:2]], "set_group": "y",
+                                                "group": "project-z", "label": "ignored",
+                                                "set_tags": "y", "tags": "a b"})
+    assert done.status_code == 302
+    with admin_app.app_context():
+        rows = {r.id: r for r in db.session.scalars(sa.select(ApiKey))}
+        assert [rows[i].group_name for i in ids] == ["project-z", "project-z", None]
+        assert rows[ids[0]].label == "keep me" and rows[ids[0]].tags == ["a", "b"]
+    assert rt.keypool.snapshot(ids[1])[0].group == "project-z"
+    assert "Group, tags set on 2 keys." in admin.text("/admin/keys")
+
+
+def test_edit_a_selection_validates_and_can_clear(admin, admin_app, keys):
+    keys(2, tag="bulk2")
+    ids = [str(i) for i in _key_ids(admin_app)]
+    bad = admin.post("/admin/keys/bulk-edit", {"ids": ids, "set_rpm_limit": "y", "rpm_limit": "0"})
+    assert bad.status_code == 400 and "Number must be between" in bad.get_data(as_text=True)
+    admin.post("/admin/keys/bulk-edit", {"ids": ids, "set_rpm_limit": "y", "rpm_limit": "30"})
+    admin.post("/admin/keys/bulk-edit", {"ids": ids, "set_rpm_limit": "y", "rpm_limit": ""})
+    with admin_app.app_context():
+        assert set(db.session.scalars(sa.select(ApiKey.rpm_limit))) == {None}
+    nothing = admin.post("/admin/keys/bulk-edit", {"ids": ids, "label": "x"})
+    assert nothing.status_code == 302 and "Nothing changed" in admin.text("/admin/keys")
+
+
+def test_search_takes_wildcards_and_the_escape_character_literally(admin, admin_app, keys):
+    keys(3, tag="lit")
+    ids = _key_ids(admin_app)
+    with admin_app.app_context():
+        for key_id, label in zip(ids, ["a_b", "axb", "50%!"]):
+            db.session.get(ApiKey, key_id).label = label
+        db.session.commit()
+    assert _ids(admin.text("/admin/keys?q=a_b")) == [ids[0]]
+    assert _ids(admin.text("/admin/keys?q=50%25!")) == [ids[2]]
+    assert _ids(admin.text("/admin/keys?q=!")) == [ids[2]]
