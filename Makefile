@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Bootstrap, Bootstrap Icons and Chart.js for the admin UI, from package-lock.json.
+NPM_STAMP := node_modules/.installed
 
 export FLASK_APP := balancer
 
-.PHONY: run test test-sqlite test-postgresql test-mariadb test-all bench migrate clean
+.PHONY: run test test-sqlite test-postgresql test-mariadb test-all bench migrate clean chromium assets
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,18 +16,28 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+assets: $(NPM_STAMP)
+
+## The browser tests drive Debian's chromium; nothing downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
 migrate: $(STAMP)
 	$(VENV)/bin/flask db upgrade
 
 ## Run Balancer under gunicorn on the embedded SQLite database (instance/).
-run: migrate
+run: migrate $(NPM_STAMP)
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 ## The whole suite on SQLite; BALANCER_TEST_DB=postgresql|mariadb picks another database.
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(NPM_STAMP) chromium
 	BALANCER_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
 	BALANCER_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS)
 	BALANCER_TEST_DB=mariadb $(PY) -m pytest $(PYTEST_ARGS)
@@ -34,4 +46,4 @@ bench: $(STAMP)
 	$(PY) bench/proxy_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

@@ -42,7 +42,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The proxy's OpenAI and Gemini APIs under their prefixes, and the ops endpoints."""
+    """The proxy's OpenAI and Gemini APIs under their prefixes, the ops endpoints, the admin UI."""
     from balancer import ops
     from balancer.extensions import csrf
     from balancer.proxy import caches_routes, files_routes, gemini_routes, openai_routes
@@ -55,6 +55,9 @@ def register_blueprints(app: Flask) -> None:
             app.register_blueprint(bp, url_prefix=prefix,
                                    name=bp.name if index == 0 else f"{bp.name}{index}")
     app.register_blueprint(ops.bp)
+    # The admin UI and its JSON: CSRF-protected, unlike the proxy's APIs.
+    from balancer import admin
+    admin.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -200,8 +200,16 @@ class Config:
         self.METRICS_ALLOW = parse_networks(
             "METRICS_ALLOW", get("METRICS_ALLOW") if get("METRICS_ALLOW") is not None
             else "127.0.0.1/32,::1/128")
+        # The admin UI: off only on purpose (a banner says so on every page).
+        self.REQUIRE_ADMIN_LOGIN = parse_bool(
+            "REQUIRE_ADMIN_LOGIN", get("REQUIRE_ADMIN_LOGIN"), True)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Behind HTTPS the session cookie must never travel over plain HTTP.
+        self.SESSION_COOKIE_SECURE = parse_bool(
+            "SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), False)
+        # CSRF tokens live as long as the session: an admin page left open stays usable.
+        self.WTF_CSRF_TIME_LIMIT = None
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
 
     def log_level(self) -> int:

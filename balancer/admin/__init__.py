@@ -1,0 +1,25 @@
+"""The admin UI: login, dashboard, keys, pools, client tokens and settings in the browser.
+
+Views are thin: they read a form, call ``balancer.services`` and render. Every
+endpoint of this blueprint (and of ``balancer.stats``) is guarded by
+``access.require_admin``, bound to the blueprints where they are created rather
+than per view, so a new view cannot be left open by forgetting a decorator.
+"""
+from __future__ import annotations
+
+from flask import Flask, redirect, url_for
+
+from balancer.admin.blueprint import bp
+
+
+def init_app(app: Flask) -> None:
+    """Login manager, the admin and stats blueprints, vendor assets, security headers."""
+    from balancer.admin import (access, assets, dashboard, errors, filters, keys,  # noqa: F401
+                                layout, login, pools, settings, tokens)
+    from balancer.stats import bp as stats_bp
+    access.init_app(app)
+    app.register_blueprint(bp, url_prefix="/admin")
+    app.register_blueprint(stats_bp, url_prefix="/admin/stats")
+    app.register_blueprint(assets.bp, url_prefix="/static/vendor")
+    # People type the host name alone: send them to the admin UI.
+    app.add_url_rule("/", "root", lambda: redirect(url_for("admin.dashboard")))
