@@ -67,10 +67,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The ``flask keys|pools|models|settings|logs|secrets ...`` commands."""
+    """The ``flask keys|pools|models|tokens|settings|logs|secrets ...`` commands."""
     from balancer.cli import (keys_cli, logs_cli, models_cli, pools_cli, secrets_cli,
-                              settings_cli)
-    for group in (keys_cli, pools_cli, models_cli, settings_cli, logs_cli, secrets_cli):
+                              settings_cli, tokens_cli)
+    for group in (keys_cli, pools_cli, models_cli, tokens_cli, settings_cli, logs_cli,
+                  secrets_cli):
         app.cli.add_command(group)
 
 

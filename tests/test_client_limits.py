@@ -118,3 +118,27 @@ def test_a_limit_holds_over_several_processes(make_app, upstream):
     assert chat(b.test_client()).status_code == 200
     assert chat(b.test_client()).status_code == 200
     assert chat(b.test_client()).status_code == 429
+
+
+def test_the_tokens_command_sets_limits_the_proxy_enforces(app, client, keys, upstream):
+    keys(1)
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["tokens", "add", "batch-jobs", "--rpm", "2",
+                               "--models", "gemini-2.5-*"])
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip().rsplit(": ", 1)[1]
+    assert token.startswith("bal-") and "2/min" in made.stdout
+    listed = runner.invoke(args=["tokens", "list"]).output
+    assert "batch-jobs" in listed and token not in listed  # only its prefix is ever shown
+    assert chat(client, token=token).status_code == 200
+    assert chat(client, token=token, model="gemini-2.0-flash").status_code == 403
+    assert chat(client, token=token).status_code == 200
+    assert chat(client, token=token).status_code == 429
+    token_id = listed.split()[0]
+    lifted = runner.invoke(args=["tokens", "limit", token_id, "--rpm", "0"])
+    assert lifted.exit_code == 0 and "models gemini-2.5-*" in lifted.output
+    assert chat(client, token=token).status_code == 200
+    bad = runner.invoke(args=["tokens", "limit", token_id, "--concurrent", "-1"])
+    assert bad.exit_code == 2 and "whole number" in bad.output
+    assert runner.invoke(args=["tokens", "revoke", token_id, "--yes"]).exit_code == 0
+    assert chat(client, token=token).status_code == 401

@@ -141,3 +141,27 @@ def _aware(value) -> Optional[datetime]:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def set_limits(rt: Runtime, token_id: int, *, rpm: Optional[int] = None,
+               concurrent: Optional[int] = None, models: Optional[list[str]] = None,
+               max_request_kb: Optional[int] = None) -> ClientToken:
+    """Replace a token's limits; None or 0 (or an empty list) lifts that limit.
+
+    Enforced by every process (``proxy/limits.py``) from its next catalog load.
+    """
+    for what, value, high in (("requests per minute", rpm, 1_000_000),
+                              ("requests at once", concurrent, 100_000),
+                              ("request size in KiB", max_request_kb, 1_048_576)):
+        if value is not None and not (isinstance(value, int) and 0 <= value <= high):
+            raise TokenError(f"{what}: a whole number from 0 (no limit) to {high}")
+    patterns = [m.strip() for m in models or [] if m.strip()]
+    for pattern in patterns:
+        if len(pattern) > 200 or any(c.isspace() for c in pattern):
+            raise TokenError(f"model pattern {pattern[:40]!r}: a model name, * and ? allowed")
+    row = get_token(token_id)
+    row.rpm_limit, row.max_concurrent = rpm or None, concurrent or None
+    row.allowed_models, row.max_request_kb = patterns or None, max_request_kb or None
+    db.session.commit()
+    load_catalog(rt)
+    return row
