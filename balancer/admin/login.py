@@ -1,6 +1,7 @@
 """Sign in and out of the admin UI."""
 from __future__ import annotations
 
+import logging
 import math
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -10,6 +11,8 @@ from werkzeug.wrappers import Response
 from balancer.admin import access
 from balancer.admin.blueprint import bp
 from balancer.admin.forms import LoginForm
+
+log = logging.getLogger(__name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -28,6 +31,7 @@ def login() -> Response | tuple[str, int] | str:
     address = request.remote_addr or "unknown"
     wait = access.throttle().retry_after(address)
     if wait > 0:
+        log.warning("admin sign-in from %s refused: too many failures", address)
         minutes = max(1, math.ceil(wait / 60))
         form.password.errors = [f"Too many failed sign-ins from your address. Try again in "
                                 f"{minutes} minute{'s' if minutes > 1 else ''}."]
@@ -35,6 +39,7 @@ def login() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         if access.password_matches(form.password.data):
             access.throttle().succeeded(address)
+            log.info("admin signed in from %s", address)
             # A fresh session: nothing set before the login (a planted session
             # id, an old CSRF token) survives it.
             session.clear()
@@ -42,6 +47,8 @@ def login() -> Response | tuple[str, int] | str:
             session.permanent = False
             return redirect(target)
         access.throttle().failed(address)
+        # An operator watching the log sees guessing before the throttle stops it.
+        log.warning("failed admin sign-in from %s", address)
         form.password.errors = ["Wrong password."]
         return render_template("auth/login.html", form=form, configured=True), 401
     return render_template("auth/login.html", form=form, configured=True), 400

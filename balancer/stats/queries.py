@@ -159,6 +159,7 @@ def summary(rt: Runtime, now: Optional[datetime] = None) -> dict[str, Any]:
         "keys": key_states(rt),
         "hour": traffic(hour),
         "day": traffic(day),
+        #: "today" is the US Pacific day, as Gemini's daily quotas count it.
         "tokens_today": today["tokens_in"] + today["tokens_out"],
         "latency": latency(hour),
         "per_minute": per_minute(now),

@@ -146,6 +146,8 @@
     var url = root.getAttribute("data-summary-url");
     var keysUrl = root.getAttribute("data-keys-url");
     function poll() {
+      // A hidden tab asks nothing; it catches up as soon as it is shown again.
+      if (document.hidden) { setTimeout(poll, POLL_MS); return; }
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (resp) {
           if (resp.status === 401) { window.location.reload(); return null; }
@@ -157,5 +159,13 @@
     }
     poll();
     document.addEventListener("balancer:theme", recolor);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) {
+        fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (resp) { return resp.ok ? resp.json() : null; })
+          .then(function (data) { if (data) render(data, keysUrl); })
+          .catch(function () { /* the regular poll retries */ });
+      }
+    });
   });
 })();

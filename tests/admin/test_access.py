@@ -201,3 +201,13 @@ def test_assets_are_served_by_balancer(anon):
 
 def test_root_goes_to_the_admin_ui(anon):
     assert anon.get("/").headers["Location"] == "/admin/"
+
+
+def test_admin_errors_are_pages_for_people_and_json_for_scripts(admin):
+    page = admin.get("/admin/keys/424242/edit")
+    assert page.status_code == 404 and "There is nothing here" in page.get_data(as_text=True)
+    assert page.headers["Content-Type"].startswith("text/html")
+    bad = admin.post("/admin/keys/action", {"action": "explode"})
+    assert bad.status_code == 400 and "unknown action" in bad.get_data(as_text=True)
+    as_json = admin.post_json("/admin/keys/action", {"action": "explode"})
+    assert as_json.status_code == 400 and as_json.get_json() == {"error": "unknown action"}

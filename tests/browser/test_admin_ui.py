@@ -64,6 +64,23 @@ def test_paste_keys_disable_one_and_see_dead_keys_after_traffic(page, live_admin
     assert len(masks) == 50 and all(re.fullmatch(r"AIza….{3}", m) for m in masks)
     shot(page, "keys")
 
+    # Select two keys and give them a quota group together; the bulk buttons wait for a selection.
+    edit = page.locator('#bulk button[value="edit"]')
+    assert edit.is_disabled()
+    rows = page.locator("#keys-table tbody tr")
+    picked = [rows.nth(i).get_attribute("data-key-id") for i in (4, 5)]
+    for key_id in picked:
+        page.get_by_label(f"Select key {key_id}", exact=True).check()
+    assert page.locator("[data-selection-count]").inner_text() == "2"
+    edit.click()
+    page.get_by_label("Change the quota group").check()
+    page.get_by_label("Quota group", exact=True).fill("project-blue")
+    page.get_by_role("button", name="Save for the selected keys").click()
+    page.wait_for_url(f"{base}/admin/keys")
+    assert "Group set on 2 keys." in page.locator(".alert-success").inner_text()
+    for key_id in picked:
+        assert "project-blue" in page.locator(f'#keys-table tr[data-key-id="{key_id}"]').inner_text()
+
     # Disable the last key from its row.
     last_id = page.locator("#keys-table tbody tr").last.get_attribute("data-key-id")
     page.get_by_role("button", name=f"Disable key {last_id}").click()
