@@ -167,7 +167,7 @@ class Services:
                 settings_service.load(self.rt)
                 pool_service.load_catalog(self.rt)
                 self.syncer.pull(db.session)
-                if self.rt.limits is not None:
+                if self.rt.limits is not None and self.rt.catalog.limits_apply:
                     client_usage.exchange(self.rt.limits)
                 self.last_sync_ok = time.time()
             finally:

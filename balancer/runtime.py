@@ -85,6 +85,11 @@ class Catalog:
         return next(iter(self.pools.values()), None)
 
     @property
+    def limits_apply(self) -> bool:
+        """Whether any client token carries a limit (else nothing is counted or shared)."""
+        return any(client.limited for client in self.clients.values())
+
+    @property
     def auth_required(self) -> bool:
         """Open access only while no token exists at all."""
         return bool(self.clients)
