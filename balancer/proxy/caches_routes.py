@@ -97,14 +97,7 @@ def _one(route: str, method: str, cache_id: str, with_body: bool = False) -> Res
                 query["updateMask"] = mask
     except BadRequest as exc:
         return reject(rt, route, google_error(exc.status, str(exc)), api_format="gemini")
-
-    def after(answer: Answer) -> None:
-        if method == "DELETE":
-            rt.owners.forget(name)
-        elif isinstance(answer.parsed, dict) and answer.parsed.get("name") == name:
-            rt.owners.update(name, answer.parsed)
-
-    return pinned_call(route, method, name, body=body, on_answer=after, query=query)
+    return pinned_call(route, method, name, body=body, query=query)
 
 
 @bp.get("/cachedContents/<cache_id>")

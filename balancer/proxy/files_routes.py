@@ -89,8 +89,9 @@ def listing(route: str, kind: str) -> Response:
 
 
 def pinned_call(route: str, method: str, name: str, body: Optional[bytes] = None,
-                on_answer=None, query: Optional[dict] = None) -> Response:
-    """A call on one file or cache, served by the key that created it."""
+                query: Optional[dict] = None) -> Response:
+    """A call on one file or cache, served by the key that created it; the owner record
+    follows the answer (forgotten on a delete, redescribed otherwise)."""
     prepared = prepare(route)
     if isinstance(prepared, Response):
         return prepared
@@ -106,9 +107,16 @@ def pinned_call(route: str, method: str, name: str, body: Optional[bytes] = None
         pool = pool_of_pin(rt, pin)
     except BadRequest as exc:
         return _bad(rt, route, exc, client)
+
+    def keep_record(answer: Answer) -> None:
+        if method == "DELETE":
+            rt.owners.forget(name)
+        elif isinstance(answer.parsed, dict) and answer.parsed.get("name") == name:
+            rt.owners.update(name, answer.parsed)
+
     call = ProxyCall(route=route, method=method, path=name, model=None, body=body, client=client,
-                     api_format="gemini", api_version=API_VERSION, pin=pin, on_answer=on_answer,
-                     query=query or {}, empty_ok=True)
+                     api_format="gemini", api_version=API_VERSION, pin=pin,
+                     on_answer=keep_record, query=query or {}, empty_ok=True)
     return forward(rt, pool, call)
 
 
@@ -224,30 +232,21 @@ def list_files():
     return listing("gemini.files.list", "files")
 
 
-@bp.get("/files/<file_id>")
-def get_file(file_id: str):
-    """One file's metadata, from the key that uploaded it."""
+def _one_file(route: str, method: str, file_id: str) -> Response:
     try:
         name = file_name(file_id)
     except BadRequest as exc:
-        return _bad(current_app.extensions["balancer"], "gemini.files.get", exc)
+        return _bad(current_app.extensions["balancer"], route, exc)
+    return pinned_call(route, method, name)
 
-    def refresh(answer: Answer) -> None:
-        if isinstance(answer.parsed, dict) and answer.parsed.get("name") == name:
-            current_app.extensions["balancer"].owners.update(name, answer.parsed)
 
-    return pinned_call("gemini.files.get", "GET", name, on_answer=refresh)
+@bp.get("/files/<file_id>")
+def get_file(file_id: str):
+    """One file's metadata, from the key that uploaded it."""
+    return _one_file("gemini.files.get", "GET", file_id)
 
 
 @bp.delete("/files/<file_id>")
 def delete_file(file_id: str):
     """Delete a file with the key that uploaded it."""
-    try:
-        name = file_name(file_id)
-    except BadRequest as exc:
-        return _bad(current_app.extensions["balancer"], "gemini.files.delete", exc)
-
-    def forget(answer: Answer) -> None:
-        current_app.extensions["balancer"].owners.forget(name)
-
-    return pinned_call("gemini.files.delete", "DELETE", name, on_answer=forget)
+    return _one_file("gemini.files.delete", "DELETE", file_id)

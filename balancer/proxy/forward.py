@@ -94,7 +94,6 @@ class Answer:
     key_id: int
     upstream_headers: Mapping[str, str]
     parsed: Any
-    body: bytes
     #: headers to add to the client's response.
     headers: dict = field(default_factory=dict)
 
@@ -298,7 +297,7 @@ def _complete(rt: Runtime, fmt, provider, lease: Lease, resp: requests.Response,
     record.tokens_in, record.tokens_out = fmt.usage(parsed)
     payload, extra = fmt.answer(parsed, body, call), {}
     if call.on_answer is not None:
-        answer = Answer(lease.key_id, resp.headers, parsed, payload)
+        answer = Answer(lease.key_id, resp.headers, parsed)
         payload = call.on_answer(answer) or payload
         extra = answer.headers
     out = Response(payload, status=resp.status_code,
