@@ -14,6 +14,15 @@ def create_app(config: Optional[Config] = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"), instance_path=str(config.INSTANCE_PATH))
     app.config.from_object(config)
+    if config.PROXY_HOPS:
+        # Behind a reverse proxy (Heroku's router, nginx) every peer is the proxy:
+        # take the client's address, scheme and host from the headers it sets, so
+        # that the login throttle, the audit trail, METRICS_ALLOW and the upload
+        # URLs handed to clients see the real ones. Only as many hops as the
+        # operator says: a client cannot forge its way past a trusted proxy.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_logging(app, config)
     register_extensions(app)
     register_blueprints(app)

@@ -18,7 +18,7 @@ from balancer.extensions import db
 from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
 from balancer.services import keys as key_service
-from balancer.services import client_usage
+from balancer.services import usage_share
 from balancer.services import models as model_service
 from balancer.services import owners as owner_service
 from balancer.services import retention
@@ -168,7 +168,9 @@ class Services:
                 pool_service.load_catalog(self.rt)
                 self.syncer.pull(db.session)
                 if self.rt.limits is not None and self.rt.catalog.limits_apply:
-                    client_usage.exchange(self.rt.limits)
+                    usage_share.exchange_clients(self.rt.limits)
+                if self.rt.limits is not None and self.rt.keypool.limits_apply:
+                    usage_share.exchange_keys(self.rt.keypool, self.rt.limits.process)
                 self.last_sync_ok = time.time()
             finally:
                 db.session.remove()

@@ -200,6 +200,7 @@ class Config:
         self.METRICS_ALLOW = parse_networks(
             "METRICS_ALLOW", get("METRICS_ALLOW") if get("METRICS_ALLOW") is not None
             else "127.0.0.1/32,::1/128")
+        self.PROXY_HOPS = parse_int("PROXY_HOPS", get("PROXY_HOPS"), 0, 0, 5)
         # The admin UI: off only on purpose (a banner says so on every page).
         self.REQUIRE_ADMIN_LOGIN = parse_bool(
             "REQUIRE_ADMIN_LOGIN", get("REQUIRE_ADMIN_LOGIN"), True)

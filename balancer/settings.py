@@ -116,8 +116,15 @@ SPECS: tuple[SettingSpec, ...] = (
                 "deleted in the background (0 = keep them all).", 0, 3650),
     SettingSpec("key_event_retention_days", int, 180, "Key events (cooldowns, disables, "
                 "restores) older than this are deleted (0 = keep them all).", 0, 3650),
-    SettingSpec("usage_retention_days", int, 400, "Per-minute usage counts behind the "
-                "statistics older than this are deleted (0 = keep them all).", 0, 3650),
+    SettingSpec("usage_retention_days", int, 35, "Per-minute usage counts (statistics per "
+                "minute; longer ranges read the hourly and daily rollups) older than this are "
+                "deleted (0 = keep them all).", 0, 3650),
+    SettingSpec("usage_hour_retention_days", int, 800, "Hourly usage rollups (statistics over "
+                "days) older than this are deleted (0 = keep them all).", 0, 36500),
+    SettingSpec("usage_day_retention_days", int, 0, "Daily usage rollups (statistics over "
+                "weeks and months) older than this are deleted (0 = keep them all).", 0, 36500),
+    SettingSpec("audit_retention_days", int, 365, "Admin audit-trail entries (sign-ins, "
+                "changes) older than this are deleted (0 = keep them all).", 0, 3650),
 )
 SPEC_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
 

@@ -1,8 +1,10 @@
 """Acquire + release cost of the in-memory key pool, per strategy and pool size.
 
 Run: ``.venv/bin/python bench/keypool_bench.py``. Prints figures only.
-Scenarios: "healthy" (every key usable) and "degraded" (a tenth of the keys
-disabled and a tenth cooling down for the model), each with a success verdict.
+Scenarios: "healthy" (every key usable), "degraded" (a tenth of the keys
+disabled and a tenth cooling down for the model) and "limited" (every key with
+per-minute and per-day limits of its own, never reached: the cost of checking
+them), each with a success verdict.
 """
 from __future__ import annotations
 
@@ -27,14 +29,20 @@ MODEL = "gemini-2.5-flash"
 OK = Verdict(Outcome.SUCCESS)
 
 
-def build(strategy: Strategy, n: int, degraded: bool) -> KeyPool:
-    """A pool of ``n`` keys in pool 1, optionally with some disabled and cooling."""
+SCENARIOS = ("healthy", "degraded", "limited")
+
+
+def build(strategy: Strategy, n: int, scenario: str) -> KeyPool:
+    """A pool of ``n`` keys in pool 1 in one of the SCENARIOS."""
     policy = PoolPolicy(strategy=strategy)
     now = time.time()
+    degraded = scenario == "degraded"
+    limit = 10**9 if scenario == "limited" else None
     keys, states = [], []
     for i in range(1, n + 1):
         keys.append(KeyRecord(id=i, pool_id=1, secret=f"AIza-bench-{i}",
-                              enabled=not (degraded and i % 10 == 0)))
+                              enabled=not (degraded and i % 10 == 0),
+                              rpm_limit=limit, rpd_limit=limit))
         if degraded and i % 10 == 5:
             states.append(ModelState(key_id=i, model=MODEL, cooldown_until=now + 3600,
                                      reason="per_minute_quota", updated_at=now))
@@ -59,12 +67,11 @@ def main() -> None:
     print(f"{'strategy':<12} {'keys':>6} {'scenario':<9} {'us/op':>8}")
     for strategy in Strategy:
         for n in (50, 5000):
-            for degraded in (False, True):
-                pool = build(strategy, n, degraded)
+            for scenario in SCENARIOS:
+                pool = build(strategy, n, scenario)
                 pool.release(pool.acquire(1, MODEL), OK)  # warm the rotation
                 ops = 20000 if n == 50 or strategy in (Strategy.ROUND_ROBIN, Strategy.RANDOM) else 3000
                 us = measure(pool, ops)
-                scenario = "degraded" if degraded else "healthy"
                 print(f"{strategy.value:<12} {n:>6} {scenario:<9} {us:>8.2f}")
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 
 import pytest
-import sqlalchemy as sa
 
 from balancer import create_app
 from balancer.config import Config
 from tests.fake_upstream import FakeUpstream, make_key
-from tests.live import LiveBalancer
+from tests.live import LiveBalancer, migrated_app
 
 TOKEN = "test-client-token"
 SECRET = "test-secret-key-that-is-long-enough"
@@ -33,16 +32,8 @@ def database_kind() -> str:
 def database_url(tmp_path_factory) -> str:
     """A migrated, empty database for the whole run."""
     url = DATABASES[database_kind()] or f"sqlite:///{tmp_path_factory.mktemp('db') / 'balancer.db'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        meta = sa.MetaData()
-        meta.reflect(conn)
-        meta.drop_all(conn)
-    engine.dispose()
-    app = create_app(Config(test_env(url, "http://127.0.0.1:9", tmp_path_factory.mktemp("inst"))))
+    app = migrated_app(test_env(url, "http://127.0.0.1:9", tmp_path_factory.mktemp("inst")))
     with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
         from balancer.extensions import db
         db.engine.dispose()
     return url

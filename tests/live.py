@@ -108,3 +108,26 @@ def keys_list(env: dict) -> list[dict]:
     out = flask_cli(env, "keys", "list", "--json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def migrated_app(env: dict):
+    """An app on ``env["DATABASE_URL"]``, after dropping every table there and migrating afresh.
+
+    For the test session's database and the benchmarks' own: each starts from
+    exactly the schema the migrations build.
+    """
+    import sqlalchemy as sa
+
+    from balancer import create_app
+    from balancer.config import Config
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.begin() as conn:
+        meta = sa.MetaData()
+        meta.reflect(conn)
+        meta.drop_all(conn)
+    engine.dispose()
+    app = create_app(Config(env))
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+    return app

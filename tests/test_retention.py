@@ -38,7 +38,8 @@ def test_each_kind_keeps_its_own_number_of_days(app, rt, monkeypatch):
                                      "usage_retention_days": 0})
         monkeypatch.setattr(retention, "BATCH", 2)  # several batches, each its own commit
         purged = retention.purge(rt.settings.current)
-        assert purged.counts == {"request_logs": 4, "key_events": 2, "usage": 0}
+        assert purged.counts == {"request_logs": 4, "key_events": 2, "usage": 0,
+                                 "audit": 0}
         assert count(RequestLog) == 3 and count(KeyEvent) == 5 and count(UsageBucket) == 7
         newest = db.session.scalar(sa.select(sa.func.max(RequestLog.created_at)))
         assert newest is not None
@@ -59,13 +60,14 @@ def test_the_background_round_and_the_cli_purge(app, rt):
         seed([0, 45, 300, 450])
     rt.services.housekeeping()
     with app.app_context():
-        assert count(RequestLog) == 1 and count(KeyEvent) == 2 and count(UsageBucket) == 3
-        seed([45])
+        # The defaults: request logs 30 days, key events 180, per-minute usage 35.
+        assert count(RequestLog) == 1 and count(KeyEvent) == 2 and count(UsageBucket) == 1
+        seed([45, 2, 3])
         settings_service.update(rt, {"usage_retention_days": 1})
     result = app.test_cli_runner().invoke(args=["logs", "purge", "--kind", "usage"])
     assert result.exit_code == 0 and "usage: 3 deleted" in result.output
     with app.app_context():
-        assert count(UsageBucket) == 1 and count(RequestLog) == 2
+        assert count(UsageBucket) == 1 and count(RequestLog) == 4  # only usage was purged
 
 
 def test_retention_settings_are_validated(app, rt):

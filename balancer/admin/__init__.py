@@ -1,4 +1,4 @@
-"""The admin UI: login, dashboard, keys, pools, client tokens and settings in the browser.
+"""The admin UI: dashboard, statistics, logs, playground, keys, pools, client tokens, settings.
 
 Views are thin: they read a form, call ``balancer.services`` and render. Every
 endpoint of this blueprint (and of ``balancer.stats``) is guarded by
@@ -15,7 +15,8 @@ from balancer.admin.blueprint import bp
 def init_app(app: Flask) -> None:
     """Login manager, the admin and stats blueprints, vendor assets, security headers."""
     from balancer.admin import (access, assets, dashboard, errors, filters, keys,  # noqa: F401
-                                layout, login, pools, settings, tokens)
+                                layout, login, logs, playground, pools, settings, statistics,
+                                tokens)
     from balancer.stats import bp as stats_bp
     access.init_app(app)
     app.register_blueprint(bp, url_prefix="/admin")

@@ -7,7 +7,9 @@ from balancer.admin import assets
 from balancer.admin.blueprint import bp
 
 #: The main menu: endpoint, label, Bootstrap icon.
-NAV = (("admin.dashboard", "Dashboard", "speedometer2"), ("admin.keys", "Keys", "key"),
+NAV = (("admin.dashboard", "Dashboard", "speedometer2"),
+       ("admin.statistics", "Statistics", "bar-chart-line"), ("admin.logs", "Logs", "journal-text"),
+       ("admin.playground", "Playground", "chat-dots"), ("admin.keys", "Keys", "key"),
        ("admin.pools", "Pools", "collection"), ("admin.tokens", "Client tokens", "person-badge"),
        ("admin.settings", "Settings", "sliders"))
 

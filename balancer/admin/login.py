@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from balancer.admin import access
 from balancer.admin.blueprint import bp
 from balancer.admin.forms import LoginForm
+from balancer.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def login() -> Response | tuple[str, int] | str:
     wait = access.throttle().retry_after(address)
     if wait > 0:
         log.warning("admin sign-in from %s refused: too many failures", address)
+        audit.record("sign_in_failed", detail="refused: too many failed sign-ins")
         minutes = max(1, math.ceil(wait / 60))
         form.password.errors = [f"Too many failed sign-ins from your address. Try again in "
                                 f"{minutes} minute{'s' if minutes > 1 else ''}."]
@@ -40,6 +42,7 @@ def login() -> Response | tuple[str, int] | str:
         if access.password_matches(form.password.data):
             access.throttle().succeeded(address)
             log.info("admin signed in from %s", address)
+            audit.record("sign_in")
             # A fresh session: nothing set before the login (a planted session
             # id, an old CSRF token) survives it.
             session.clear()
@@ -49,6 +52,7 @@ def login() -> Response | tuple[str, int] | str:
         access.throttle().failed(address)
         # An operator watching the log sees guessing before the throttle stops it.
         log.warning("failed admin sign-in from %s", address)
+        audit.record("sign_in_failed", detail="wrong password")
         form.password.errors = ["Wrong password."]
         return render_template("auth/login.html", form=form, configured=True), 401
     return render_template("auth/login.html", form=form, configured=True), 400
@@ -57,6 +61,7 @@ def login() -> Response | tuple[str, int] | str:
 @bp.post("/logout")
 def logout() -> Response:
     """End the session (a POST, so another site cannot sign the admin out)."""
+    audit.record("sign_out")
     logout_user()
     session.clear()
     flash("Signed out.", "info")

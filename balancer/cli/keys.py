@@ -1,4 +1,4 @@
-"""flask keys: add, import, export, list, enable, disable, delete."""
+"""flask keys: add, import, export, list, enable, disable, limit, delete."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from balancer.cli.common import _pool, _rt
+from balancer.services import key_ops
 from balancer.services import keys as key_service
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
@@ -83,6 +84,27 @@ def enable(key_id):
 def disable(key_id):
     """Switch a key off."""
     _switch(key_id, False)
+
+
+@keys_cli.command("limit")
+@click.argument("key_ids", type=int, nargs=-1, required=True)
+@click.option("--rpm", type=int, help="Requests per minute this key may make (0: no limit).")
+@click.option("--rpd", type=int, help="Requests per day, US Pacific (0: no limit).")
+def limit(key_ids, rpm, rpd):
+    """Set keys' own request limits; a key at its limit is passed over until it frees up."""
+    changes = {name: value or None for name, value in (("rpm_limit", rpm), ("rpd_limit", rpd))
+               if value is not None}
+    if not changes:
+        raise click.UsageError("say which limit to set: --rpm and/or --rpd")
+    try:
+        changed = key_ops.edit_keys(_rt(), key_ids, changes)
+    except key_ops.KeyEditError as exc:
+        raise click.UsageError(f"{exc.field}: {exc}") from None
+    missing = len(set(key_ids)) - changed
+    click.echo(f"{changed} key{'s' if changed != 1 else ''} changed"
+               + (f"; {missing} not found" if missing else ""))
+    if missing:
+        sys.exit(1)
 
 
 @keys_cli.command("delete")

@@ -7,22 +7,24 @@ from flask.cli import AppGroup
 from balancer.cli.common import CliError, _rt
 from balancer.services import settings as settings_service
 
-logs_cli = AppGroup("logs", help="The request log, key events and usage counts.")
+logs_cli = AppGroup("logs", help="The request log, key events, usage counts and audit trail.")
 secrets_cli = AppGroup("secrets", help="Encryption of the stored upstream keys.")
 
 
 @logs_cli.command("purge")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["request_logs", "key_events",
-                                                                   "usage"]),
+                                                                   "usage", "audit"]),
               help="Only this kind (repeatable; default: all).")
 def logs_purge(kinds):
     """Delete now what is older than the retention settings (the background does it
     every ten minutes)."""
-    from balancer.services import retention
+    from balancer.services import audit, retention
     rt = _rt()
     settings_service.load(rt)
     purged = retention.purge(rt.settings.current, list(kinds) or None, max_batches=1_000_000)
     click.echo(", ".join(f"{kind}: {n} deleted" for kind, n in purged.counts.items()))
+    audit.record("logs_clean_up", ", ".join(purged.counts), "by retention: " + ", ".join(
+        f"{kind}: {n} deleted" for kind, n in purged.counts.items()))
 
 
 @secrets_cli.command("generate-key")

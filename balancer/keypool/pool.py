@@ -18,6 +18,7 @@ import time
 from typing import Callable, Collection, Optional
 
 from balancer.keypool import health, strategies
+from balancer.keypool.limits import Barred
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import (
     KeyRecord,
@@ -69,16 +70,20 @@ class KeyPool(KeyStore):
                 raise self._unavailable(pool_id, model, exclude, now)
             rot = self._rebuild(pool) if pool.dirty else pool.rotation
             cooling = self._cooling.get((pool_id, model), _EMPTY)
-            key_id = strategies.pick(policy, rot, cooling, now, exclude, self._rng)
-            if key_id is None:
-                raise self._unavailable(pool_id, model, exclude, now)
-            key = self._keys[key_id]
-            key.requests_today += 1
-            self._inflight[key_id] += 1
-            rot.charge(key_id, 1, 1)
-            lease = Lease(key_id, pool_id, model, key.secret, now)
-            self._leases[id(lease)] = lease
-            return lease
+            # No cost at all while no key is known to be at a limit of its own.
+            barred = Barred(exclude, self._capped, now) if self._capped else exclude
+            while True:
+                key_id = strategies.pick(policy, rot, cooling, now, barred, self._rng)
+                if key_id is None:
+                    raise self._unavailable(pool_id, model, exclude, now)
+                key = self._keys[key_id]
+                if key_id in self._limited:
+                    free_at = self._free_at(key, now)
+                    if free_at is not None:  # found at its limit: bar it, pick again
+                        self._capped[key_id] = free_at
+                        barred = Barred(exclude, self._capped, now)
+                        continue
+                return self._lease(key, rot, model, now)
 
     def acquire_key(self, key_id: int, model: str) -> Lease:
         """Lease one given key for ``model``, whatever the rotation would pick.
@@ -95,16 +100,13 @@ class KeyPool(KeyStore):
             if key is None:
                 raise NoKeyAvailable(503, None, f"key #{key_id} is no longer in Balancer")
             state = self._states.get(key_id, _EMPTY).get(model)
-            if not key.enabled or key.status != KeyStatus.ACTIVE or health.cooling(state, now):
-                raise explain_key(key, state, now)
+            free_at = self._free_at(key, now)
+            if (not key.enabled or key.status != KeyStatus.ACTIVE or health.cooling(state, now)
+                    or free_at is not None):
+                raise explain_key(key, state, now, free_at)
             pool = self._pools[key.pool_id]
             rot = self._rebuild(pool) if pool.dirty else pool.rotation
-            key.requests_today += 1
-            self._inflight[key_id] += 1
-            rot.charge(key_id, 1, 1)
-            lease = Lease(key_id, key.pool_id, model, key.secret, now)
-            self._leases[id(lease)] = lease
-            return lease
+            return self._lease(key, rot, model, now)
 
     def release(self, lease: Lease, verdict: Verdict) -> list[Transition]:
         """Give a lease back and apply what the upstream's answer means for the key.
@@ -253,7 +255,54 @@ class KeyPool(KeyStore):
                 out[pool_id] = row
             return out
 
+    def own_limit_wait(self, key_id: int) -> float:
+        """Seconds until a key at its own request limit may serve again; 0 when it may now."""
+        now = self._clock()
+        with self._lock:
+            key = self._keys.get(key_id)
+            free_at = self._free_at(key, now) if key is not None else None
+            return max(0.0, free_at - now) if free_at is not None else 0.0
+
+    def key_usage(self) -> dict[int, int]:
+        """Leases per key in the last minute, of this process, for keys with a per-minute limit."""
+        now = self._clock()
+        with self._lock:
+            return self._limits.snapshot(now)
+
+    def learn_key_usage(self, others: dict[int, int]) -> None:
+        """The other processes' leases per key in the last minute (from the sync loop)."""
+        with self._lock:
+            self._limits.learn(others)
+            # Their use may hold a key at its limit from now on: check each one again.
+            for key_id in others:
+                self._capped.pop(key_id, None)
+
+    @property
+    def limits_apply(self) -> bool:
+        """True while some key has a per-minute limit: only then are counts shared."""
+        with self._lock:
+            return any(self._keys[k].rpm_limit for k in self._limited)
+
     # --- internals (call with the lock held) ---------------------------------
+
+    def _lease(self, key: KeyRecord, rot: strategies.Rotation, model: str, now: float) -> Lease:
+        key.requests_today += 1
+        self._inflight[key.id] += 1
+        rot.charge(key.id, 1, 1)
+        if key.id in self._limited:
+            self._limits.count(key, now)
+            free_at = self._free_at(key, now)
+            if free_at is not None:  # this lease reached the limit
+                self._capped[key.id] = free_at
+        lease = Lease(key.id, key.pool_id, model, key.secret, now)
+        self._leases[id(lease)] = lease
+        return lease
+
+    def _free_at(self, key: KeyRecord, now: float) -> Optional[float]:
+        """When a key at its own limit serves again; None when it is under it (or has none)."""
+        if key.id not in self._limited:
+            return None
+        return self._limits.free_at(key, now, self._day_end)
 
     def _apply(self, judgement: health.Judgement) -> list[Transition]:
         if judgement.key is not None:
@@ -270,4 +319,6 @@ class KeyPool(KeyStore):
         keys = [self._keys[k] for k in members]
         states = {k: self._states[k][model] for k in members
                   if model in self._states.get(k, _EMPTY)}
-        return explain_unavailable(model, keys, states, exclude, now)
+        at_limit = {k: until for k in members if k in self._limited
+                    and (until := self._free_at(self._keys[k], now)) is not None}
+        return explain_unavailable(model, keys, states, exclude, now, at_limit)

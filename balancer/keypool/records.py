@@ -87,6 +87,9 @@ class KeyRecord:
     #: requests counted today (least_used), including other processes' at load.
     requests_today: int = 0
     updated_at: float = 0.0
+    #: the operator's own limits for this key (``keypool/limits.py``); None = none.
+    rpm_limit: Optional[int] = None
+    rpd_limit: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import threading
 from typing import Callable, Iterable, Optional
 
 from balancer.keypool.days import pacific_day_bounds
+from balancer.keypool.limits import KeyLimits
 from balancer.keypool.records import KeyRecord, KeyStatus, Lease, ModelState
 from balancer.keypool.strategies import Rotation
 
@@ -52,6 +53,11 @@ class KeyStore:
         self._pools: dict[int, _Pool] = {}
         #: outstanding leases by ``id()``: a second release finds nothing.
         self._leases: dict[int, Lease] = {}
+        #: ids of the keys with a limit of their own, their use, and those found
+        #: at their limit (key id -> when it frees up; may hold ended entries)
+        self._limited: set[int] = set()
+        self._limits = KeyLimits()
+        self._capped: dict[int, float] = {}
         now = clock()
         self._day_start, self._day_end = pacific_day_bounds(now)
         self._prune_at = now + _PRUNE_EVERY
@@ -105,6 +111,7 @@ class KeyStore:
             key = self._keys.get(key_id)
             if key is not None and count > key.requests_today:
                 key.requests_today = count
+                self._capped.pop(key_id, None)
                 pool = self._pools[key.pool_id]
                 if not pool.dirty:
                     pool.rotation.set_used(key_id, count)
@@ -138,6 +145,7 @@ class KeyStore:
                 # The pool's own change is newer: keep it, take only what it never changes.
                 new = copy.copy(current)
                 new.pool_id = rec.pool_id
+                new.rpm_limit, new.rpd_limit = rec.rpm_limit, rec.rpd_limit
             new.requests_today = max(current.requests_today, rec.requests_today)
             new.updated_at = max(current.updated_at, rec.updated_at)
         self._set_key(new)
@@ -152,6 +160,14 @@ class KeyStore:
         key_id = new.id
         old = self._keys.get(key_id)
         self._keys[key_id] = new
+        if new.rpm_limit or new.rpd_limit:
+            self._limited.add(key_id)
+        else:
+            self._limited.discard(key_id)
+        if not new.rpm_limit:
+            self._limits.forget(key_id)
+        # Limits or counts may have changed: the next pick of the key checks it again.
+        self._capped.pop(key_id, None)
         if old is not None and old.pool_id == new.pool_id:
             pool = self._pools[new.pool_id]
             if old.group != new.group:
@@ -209,6 +225,9 @@ class KeyStore:
 
     def _drop_key(self, key_id: int) -> None:
         self._leave(self._keys.pop(key_id))
+        self._limited.discard(key_id)
+        self._limits.forget(key_id)
+        self._capped.pop(key_id, None)
         self._states.pop(key_id, None)
         self._inflight.pop(key_id, None)
 
@@ -247,4 +266,6 @@ class KeyStore:
                 del ends[key_id]
             if not ends:
                 del self._cooling[where]
+        for key_id in [k for k, until in self._capped.items() if until <= now]:
+            del self._capped[key_id]
         self._prune_at = now + _PRUNE_EVERY

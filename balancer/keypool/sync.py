@@ -28,7 +28,7 @@ OVERLAP = timedelta(seconds=5)
 
 _KEY_COLUMNS = (ApiKey.id, ApiKey.pool_id, ApiKey.secret_encrypted, ApiKey.group_name,
                 ApiKey.enabled, ApiKey.status, ApiKey.disabled_reason, ApiKey.requests_today,
-                ApiKey.requests_today_date, ApiKey.updated_at)
+                ApiKey.requests_today_date, ApiKey.updated_at, ApiKey.rpm_limit, ApiKey.rpd_limit)
 
 
 def key_record(row, decrypt: Callable[[str], str], today) -> Optional[KeyRecord]:
@@ -43,6 +43,7 @@ def key_record(row, decrypt: Callable[[str], str], today) -> Optional[KeyRecord]
         enabled=row.enabled, status=KeyStatus(row.status), disabled_reason=row.disabled_reason or "",
         requests_today=row.requests_today if row.requests_today_date == today else 0,
         updated_at=to_epoch(row.updated_at) or 0.0,
+        rpm_limit=row.rpm_limit or None, rpd_limit=row.rpd_limit or None,
     )
 
 

@@ -8,6 +8,9 @@ from typing import Collection, Iterable, Mapping, Optional
 from balancer.keypool.health import EJECTED, NO_ACCESS, NOT_RATE_LIMITS, cooling
 from balancer.keypool.records import KeyRecord, KeyStatus, ModelState, NoKeyAvailable
 
+#: the cause "at the key's own limit", next to the cooldown reasons.
+OWN_LIMIT = "own_limit"
+
 
 def explain_unavailable(
     model: str,
@@ -15,6 +18,7 @@ def explain_unavailable(
     states: Mapping[int, ModelState],
     exclude: Collection[int],
     now: float,
+    at_limit: Mapping[int, float] = {},
 ) -> NoKeyAvailable:
     """Build the error for "no key of this pool can serve ``model`` now".
 
@@ -23,10 +27,12 @@ def explain_unavailable(
     cause and names only reason codes, never a secret or an upstream message.
 
     :param states: this model's states of the pool's keys, by key id.
+    :param at_limit: keys at their own request limit, with when they free up:
+        they count as rate-limited (the client's wait is the same).
     """
     total = live = off = tried = 0
     disabled: Counter[str] = Counter()
-    cooled: dict[str, list[float]] = {"rate": [], EJECTED: [], NO_ACCESS: []}
+    cooled: dict[str, list[float]] = {"rate": [], OWN_LIMIT: [], EJECTED: [], NO_ACCESS: []}
     for key in keys:
         total += 1
         if not key.enabled:
@@ -39,11 +45,13 @@ def explain_unavailable(
             if cooling(state, now):
                 kind = state.reason if state.reason in NOT_RATE_LIMITS else "rate"
                 cooled[kind].append(state.cooldown_until)
+            elif key.id in at_limit:
+                cooled[OWN_LIMIT].append(at_limit[key.id])
             else:
                 tried += 1  # usable, so the caller's exclude list holds it
     ends = [u for group in cooled.values() for u in group]
     retry_after = max(1, math.ceil(min(ends) - now)) if ends else None
-    rate_limited = len(cooled["rate"])
+    rate_limited = len(cooled["rate"]) + len(cooled[OWN_LIMIT])
     status = 429 if live and rate_limited == live else 503
     if not total:
         return NoKeyAvailable(503, None, f"No key can serve {model}: the pool has no keys.")
@@ -58,6 +66,7 @@ def explain_unavailable(
         parts.append(f"{tried} already tried by this request")
     labels = {
         "rate": "rate-limited (soonest usable in {} s)",
+        OWN_LIMIT: "at their own request limit (soonest usable in {} s)",
         EJECTED: "ejected after repeated errors (back in {} s)",
         NO_ACCESS: "without access to this model (retry in {} s)",
     }
@@ -73,14 +82,20 @@ def explain_unavailable(
     return NoKeyAvailable(status, retry_after, f"No key can serve {model}: {', '.join(parts)}.")
 
 
-def explain_key(key: KeyRecord, state: Optional[ModelState], now: float) -> NoKeyAvailable:
+def explain_key(key: KeyRecord, state: Optional[ModelState], now: float,
+                free_at: Optional[float] = None) -> NoKeyAvailable:
     """Why one particular key cannot serve now: 429 with the wait when it is
-    rate-limited, else 503 (with the wait when it comes back by itself)."""
+    rate-limited or at its own limit, else 503 (with the wait when it comes
+    back by itself)."""
     if not key.enabled:
         return NoKeyAvailable(503, None, f"key #{key.id} is switched off")
     if key.status == KeyStatus.DISABLED:
         return NoKeyAvailable(503, None, f"key #{key.id} is disabled "
                                          f"({_reason_code(key.disabled_reason)})")
+    if free_at is not None and not cooling(state, now):
+        seconds = max(1, math.ceil(free_at - now))
+        return NoKeyAvailable(429, seconds, f"key #{key.id} is at its own request limit "
+                                            f"(usable in {seconds} s)")
     assert state is not None and state.cooldown_until is not None
     seconds = max(1, math.ceil(state.cooldown_until - now))
     if state.reason == EJECTED:

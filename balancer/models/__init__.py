@@ -1,10 +1,14 @@
 """SQLAlchemy models, one module per area."""
-from balancer.models.client import ClientToken, ClientUsage
+from balancer.models.audit import AuditEvent
+from balancer.models.client import ClientToken, ClientUsage, KeyUsage
 from balancer.models.key import ApiKey, KeyModelState
 from balancer.models.log import KeyEvent, RequestLog, UsageBucket
 from balancer.models.owner import ResourceOwner
 from balancer.models.pool import Pool
+from balancer.models.prompt import SavedPrompt
+from balancer.models.rollup import UsageDay, UsageHistogram, UsageHour
 from balancer.models.setting import Setting
 
-__all__ = ["ApiKey", "ClientToken", "ClientUsage", "KeyEvent", "KeyModelState", "Pool", "RequestLog",
-           "ResourceOwner", "Setting", "UsageBucket"]
+__all__ = ["ApiKey", "AuditEvent", "ClientToken", "ClientUsage", "KeyEvent", "KeyModelState", "KeyUsage", "Pool", "RequestLog",
+           "ResourceOwner", "SavedPrompt", "Setting", "UsageBucket",
+           "UsageDay", "UsageHistogram", "UsageHour"]

@@ -47,3 +47,18 @@ class ClientUsage(db.Model):
     recent: so.Mapped[int] = so.mapped_column(default=0)
     in_flight: so.Mapped[int] = so.mapped_column(default=0)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class KeyUsage(db.Model):
+    """One process's leases per key in the last minute, so that a key's own
+    per-minute limit holds over every process (see ``keypool/limits.py``)."""
+
+    __tablename__ = "key_usage"
+    __table_args__ = (sa.UniqueConstraint("process", "key_id", name="uq_key_usage_process_key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    #: the same process name as in ``client_usage``.
+    process: so.Mapped[str] = so.mapped_column(sa.String(96))
+    key_id: so.Mapped[int] = so.mapped_column()
+    recent: so.Mapped[int] = so.mapped_column(default=0)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -2,7 +2,7 @@
 
 Each process counts what it admits itself, exactly, and learns what the other
 processes (workers, instances) admitted from the database: its sync loop
-publishes its own counts and reads theirs (``services/client_usage.py``). A
+publishes its own counts and reads theirs (``services/usage_share.py``). A
 decision adds the two, so a limit holds over the whole deployment to within
 one sync interval of the other processes' traffic, without a query on the
 request path.

@@ -77,8 +77,13 @@ def chat_completions():
     if isinstance(prepared, Response):
         return prepared
     rt, client = prepared
+    return serve_chat(rt, client, request.get_data(cache=False))
+
+
+def serve_chat(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
+    """Check a chat body and forward it: the one path of every chat, whoever sends it
+    (clients here, the admin playground as its own client)."""
     try:
-        raw = request.get_data(cache=False)
         body = json_object(raw)
         requested = check_model(body.get("model"))
         if not isinstance(body.get("messages"), list) or not body["messages"]:

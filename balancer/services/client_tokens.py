@@ -18,6 +18,7 @@ from balancer.extensions import db
 from balancer.models import ClientToken, UsageBucket
 from balancer.models.types import utcnow
 from balancer.runtime import Runtime
+from balancer.services import audit
 from balancer.services.pools import load_catalog
 from balancer.telemetry.record import CLIENT_ERROR, SUCCESS
 
@@ -58,6 +59,7 @@ def create_token(rt: Runtime, name: str) -> tuple[ClientToken, str]:
                       enabled=True)
     db.session.add(row)
     db.session.commit()
+    audit.record("token_create", f"token {row.id}", row.name)
     load_catalog(rt)
     return row, plain
 
@@ -75,6 +77,7 @@ def rename(rt: Runtime, token_id: int, name: str) -> ClientToken:
     row = get_token(token_id)
     row.name = check_name(name)
     db.session.commit()
+    audit.record("token_rename", f"token {token_id}", f"to {row.name!r}")
     load_catalog(rt)
     return row
 
@@ -84,6 +87,7 @@ def set_enabled(rt: Runtime, token_id: int, enabled: bool) -> ClientToken:
     row = get_token(token_id)
     row.enabled = enabled
     db.session.commit()
+    audit.record("token_enable" if enabled else "token_disable", f"token {token_id}", row.name)
     load_catalog(rt)
     return row
 
@@ -92,6 +96,7 @@ def revoke(rt: Runtime, token_id: int) -> None:
     """Delete a token for good."""
     db.session.delete(get_token(token_id))
     db.session.commit()
+    audit.record("token_revoke", f"token {token_id}")
     load_catalog(rt)
 
 
@@ -163,5 +168,6 @@ def set_limits(rt: Runtime, token_id: int, *, rpm: Optional[int] = None,
     row.rpm_limit, row.max_concurrent = rpm or None, concurrent or None
     row.allowed_models, row.max_request_kb = patterns or None, max_request_kb or None
     db.session.commit()
+    audit.record("token_limits", f"token {token_id}", f"rpm={rpm} concurrent={concurrent} models={patterns} max_request_kb={max_request_kb}")
     load_catalog(rt)
     return row

@@ -19,6 +19,7 @@ from balancer.keypool.records import KeyStatus
 from balancer.models import ApiKey, KeyEvent, KeyModelState
 from balancer.models.types import utcnow
 from balancer.runtime import Runtime
+from balancer.services import audit
 from balancer.services.keys import _record, get_key
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.network import classify_exception
@@ -111,6 +112,7 @@ def edit_keys(rt: Runtime, key_ids: Iterable[int], changes: Mapping[str, Any]) -
             setattr(row, column, list(value) if column == "tags" else value)
         row.updated_at = now
     db.session.commit()
+    audit.record_keys("key_edit", [row.id for row in rows], audit.changes_detail(changes))
     for row in rows:
         rt.keypool.upsert_key(_record(row, rt.box.decrypt(row.secret_encrypted)))
     return len(rows)
@@ -144,6 +146,7 @@ def reset_failures(rt: Runtime, key_ids: Iterable[int]) -> int:
     db.session.execute(sa.update(ApiKey).where(ApiKey.id.in_(found)).values(
         failure_count=0, last_error=None))
     db.session.commit()
+    audit.record_keys("key_reset", found)
     for key_id in found:
         # Written above already: the pool's own transitions need not be queued.
         rt.keypool.reset_failures(key_id)
@@ -175,6 +178,7 @@ def test_key(rt: Runtime, key_id: int) -> TestResult:
     :raises LookupError: no such key.
     """
     row = get_key(key_id)
+    audit.record_keys("key_test", [key_id])
     pool = rt.catalog.pools.get(row.pool_id)
     if pool is None or not pool.base_url:
         return TestResult(key_id, row.display, False, None, "no_pool",

@@ -111,6 +111,8 @@ class KeyRow:
     rpm_limit: Optional[int]
     rpd_limit: Optional[int]
     models: list[ModelRow] = field(default_factory=list)
+    #: seconds until the key is under its own request limits again (0: it is now).
+    own_limit_seconds: float = 0.0
 
 
 @dataclass
@@ -237,4 +239,5 @@ def _row(rt: Runtime, row: ApiKey, pool_name: str, stored: list[ModelState], now
         requests=row.request_count, failures=row.failure_count,
         consecutive_failures=max((m.consecutive_failures for m in models), default=0),
         last_used=row.last_used_at, last_error=row.last_error, in_flight=in_flight,
-        rpm_limit=row.rpm_limit, rpd_limit=row.rpd_limit, models=models)
+        rpm_limit=row.rpm_limit, rpd_limit=row.rpd_limit, models=models,
+        own_limit_seconds=rt.keypool.own_limit_wait(row.id) if row.rpm_limit or row.rpd_limit else 0.0)

@@ -14,9 +14,11 @@ from balancer.crypto import fingerprint, mask
 from balancer.extensions import db
 from balancer.keypool.days import pacific_day
 from balancer.keypool.records import KeyRecord, KeyStatus
+from balancer.keypool.sync import key_record
 from balancer.models import ApiKey, KeyEvent, KeyModelState, Pool
-from balancer.models.types import to_epoch, utcnow
+from balancer.models.types import utcnow
 from balancer.runtime import Runtime
+from balancer.services import audit
 from balancer.services.pools import ensure_default_pool
 
 #: Anything that starts like a Gemini key; those that fail the full pattern
@@ -87,6 +89,7 @@ def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *
     for row, _ in new_rows:
         db.session.add(KeyEvent(key_id=row.id, event="add", reason=label))
     db.session.commit()
+    audit.record_keys("key_add", [row.id for row, _ in new_rows], f"pool {pool.name}")
     for row, secret in new_rows:
         result.added.append(row.id)
         rt.keypool.upsert_key(_record(row, secret))
@@ -102,12 +105,10 @@ def _add_one_by_one(rt, secrets, pool, label, group, tags, enabled, result: AddR
 
 
 def _record(row: ApiKey, secret: str) -> KeyRecord:
-    today = pacific_day()
-    return KeyRecord(id=row.id, pool_id=row.pool_id, secret=secret, group=row.group_name,
-                     enabled=row.enabled, status=KeyStatus(row.status),
-                     disabled_reason=row.disabled_reason or "",
-                     requests_today=row.requests_today if row.requests_today_date == today else 0,
-                     updated_at=to_epoch(row.updated_at) or 0.0)
+    """The record the sync loop would build from the row, the secret being known already."""
+    rec = key_record(row, lambda _encrypted: secret, pacific_day())
+    assert rec is not None  # only a failed decryption gives None
+    return rec
 
 
 def import_env_keys(rt: Runtime) -> AddResult:
@@ -216,6 +217,7 @@ def set_enabled(rt: Runtime, key_id: int, enabled: bool) -> ApiKey:
     db.session.add(KeyEvent(key_id=key_id, event="enable" if enabled else "disable",
                             reason="by operator"))
     db.session.commit()
+    audit.record_keys("key_enable" if enabled else "key_disable", [key_id])
     rt.keypool.upsert_key(_record(row, rt.box.decrypt(row.secret_encrypted)))
     if enabled:
         rt.keypool.restore(key_id)
@@ -229,4 +231,5 @@ def delete(rt: Runtime, key_id: int) -> None:
     db.session.delete(row)
     db.session.add(KeyEvent(key_id=key_id, event="delete", reason="by operator"))
     db.session.commit()
+    audit.record_keys("key_delete", [key_id])
     rt.keypool.remove_key(key_id)

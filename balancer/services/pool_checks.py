@@ -26,7 +26,8 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 #: Settings that govern the whole process, not one pool.
 GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds",
                          "request_log_retention_days", "key_event_retention_days",
-                         "usage_retention_days"})
+                         "usage_retention_days", "usage_hour_retention_days",
+                         "usage_day_retention_days", "audit_retention_days"})
 
 
 class PoolError(ValueError):

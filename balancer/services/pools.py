@@ -14,6 +14,7 @@ from balancer.keypool.records import KeyStatus
 from balancer.models import ApiKey, ClientToken, KeyEvent, KeyModelState, Pool
 from balancer.models.types import utcnow
 from balancer.runtime import Catalog, ClientInfo, PoolInfo, Runtime, env_clients
+from balancer.services import audit
 from balancer.services.pool_checks import (
     PoolError,
     check_aliases,
@@ -150,6 +151,7 @@ def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = Non
     _check_unique(name)
     db.session.add(pool)
     _commit(name)
+    audit.record("pool_create", f"pool {name}", f"kind {kind}")
     load_catalog(rt)
     return pool
 
@@ -204,6 +206,7 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
     pool.request_defaults = defaults
     pool.updated_at = utcnow()
     _commit(pool.name)
+    audit.record("pool_edit", f"pool {name}", audit.changes_detail(changes))
     load_catalog(rt)
     return pool
 
@@ -226,6 +229,7 @@ def delete_pool(rt: Runtime, name: str) -> int:
              "reason": f"pool {pool.name} deleted"} for key_id in key_ids])
     db.session.delete(pool)
     db.session.commit()
+    audit.record("pool_delete", f"pool {name}", f"{len(key_ids)} keys deleted with it")
     for key_id in key_ids:
         rt.keypool.remove_key(key_id)
     load_catalog(rt)

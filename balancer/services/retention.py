@@ -1,4 +1,4 @@
-"""Deleting old request logs, key events and usage counts, in bounded batches.
+"""Deleting old request logs, key events, usage counts and audit entries, in bounded batches.
 
 Each batch is a short transaction (ids first, then a delete by id), so a big
 backlog never holds a long lock on a table the flusher writes to.
@@ -12,7 +12,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from balancer.extensions import db
-from balancer.models import KeyEvent, RequestLog, UsageBucket
+from balancer.models import AuditEvent, KeyEvent, RequestLog, UsageBucket, UsageDay, UsageHistogram, UsageHour
 from balancer.models.types import utcnow
 from balancer.settings import Settings
 
@@ -23,7 +23,13 @@ KINDS = {
     "request_logs": (RequestLog, RequestLog.created_at, "request_log_retention_days"),
     "key_events": (KeyEvent, KeyEvent.created_at, "key_event_retention_days"),
     "usage": (UsageBucket, UsageBucket.minute, "usage_retention_days"),
+    "audit": (AuditEvent, AuditEvent.created_at, "audit_retention_days"),
 }
+
+#: Purged with the "usage" kind: (model, its time column, the setting holding its days).
+USAGE_ROLLUPS = ((UsageHistogram, UsageHistogram.minute, "usage_retention_days"),
+                 (UsageHour, UsageHour.start, "usage_hour_retention_days"),
+                 (UsageDay, UsageDay.start, "usage_day_retention_days"))
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,12 @@ def purge(settings: Settings, kinds: Optional[list[str]] = None,
         model, column, setting = KINDS[kind]
         days = getattr(settings, setting)
         counts[kind] = purge_older(model, column, days, max_batches) if days > 0 else 0
+        if kind == "usage":
+            # The statistics' histograms and hour/day rollups go with the usage counts,
+            # each after its own number of days (hours and days outlive the minutes).
+            for model, column, setting in USAGE_ROLLUPS:
+                days = getattr(settings, setting)
+                counts[kind] += purge_older(model, column, days, max_batches) if days > 0 else 0
     return Purged(counts)
 
 
@@ -62,3 +74,17 @@ def purge_older(model, column, days: int, max_batches: int = 100) -> int:
         db.session.commit()
         removed += len(ids)
     return removed
+
+
+def clean_up(kind: str, days: int, max_batches: int = 20) -> tuple[int, bool]:
+    """An operator's clean-up: delete ``kind`` rows older than ``days`` days, audited.
+
+    :returns: rows deleted, and whether some are left (the batch bound was reached).
+    """
+    from balancer.services import audit
+    model, column, _ = KINDS[kind]
+    removed = purge_older(model, column, days, max_batches)
+    more = removed >= max_batches * BATCH
+    audit.record("logs_clean_up", kind, f"older than {days} days: {removed} deleted"
+                 + (" (more left)" if more else ""))
+    return removed, more

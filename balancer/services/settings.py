@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from balancer.extensions import db
 from balancer.models import Setting
 from balancer.runtime import Runtime
+from balancer.services import audit
 from balancer.settings import Settings, validate
 
 
@@ -34,4 +35,5 @@ def update(rt: Runtime, changes: Mapping[str, Any]) -> Settings:
         else:
             row.value = clean[name]
     db.session.commit()
+    audit.setting_changes(rt.settings.current.values, clean)
     return load(rt)

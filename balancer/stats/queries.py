@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from balancer.extensions import db
 from balancer.keypool.days import pacific_day_bounds
 from balancer.keypool.records import KeyStatus
-from balancer.models import ApiKey, KeyModelState, Pool, RequestLog, UsageBucket
+from balancer.models import ApiKey, KeyModelState, Pool, RequestLog, UsageBucket, UsageHistogram
+from balancer.models.rollup import BINS, LATENCY_BINS
 from balancer.models.types import from_epoch, utcnow
 from balancer.runtime import Runtime
+from balancer.stats.histogram import add, quantile
 from balancer.telemetry.record import CLIENT_GONE, SUCCESS
 
-#: request-log rows read for the latency percentiles (the most recent ones).
-LATENCY_SAMPLE = 5000
 LATEST_ERRORS = 10
 ATTENTION = 10
 CHART_MINUTES = 60
@@ -59,12 +59,12 @@ def traffic(since: datetime) -> dict[str, Any]:
 
 
 def latency(since: datetime) -> dict[str, Optional[int]]:
-    """p50 and p95 of the latest requests' latency (the request log, when it is kept)."""
-    values = sorted(db.session.scalars(
-        sa.select(RequestLog.latency_ms).where(RequestLog.created_at >= since)
-        .order_by(RequestLog.created_at.desc()).limit(LATENCY_SAMPLE)))
-    return {"p50_ms": percentile(values, 0.50), "p95_ms": percentile(values, 0.95),
-            "sample": len(values)}
+    """p50 and p95 latency since a time, from the per-minute latency histograms."""
+    bins = [0] * BINS
+    hist = UsageHistogram.__table__
+    add(bins, db.session.execute(sa.select(*[sa.func.sum(hist.c[n]) for n in LATENCY_BINS])
+                                 .where(hist.c.minute >= since.replace(second=0, microsecond=0))).one())
+    return {"p50_ms": quantile(bins, 0.50), "p95_ms": quantile(bins, 0.95), "sample": sum(bins)}
 
 
 def percentile(ordered: list[int], q: float) -> Optional[int]:

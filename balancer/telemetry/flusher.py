@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from balancer.keypool.days import pacific_day
-from balancer.models import ApiKey, RequestLog, UsageBucket
+from balancer.models import ApiKey, RequestLog, UsageBucket, UsageDay, UsageHistogram, UsageHour
+from balancer.models.rollup import (LATENCY_BINS, OUTCOME_COLUMNS, SUMS, TTFB_BINS, bin_of)
 from balancer.models.types import from_epoch
 from balancer.models.upsert import upsert
 from balancer.telemetry.record import RequestRecord
@@ -19,10 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def write_records(session: Session, records: list[RequestRecord], log_requests: bool) -> None:
-    """Persist one batch: request-log rows, usage buckets and key counters.
+    """Persist one batch: request-log rows, usage buckets, rollups and key counters.
 
-    All three are written in the caller's transaction, so a failed flush leaves
-    nothing half-counted and the batch can be retried whole.
+    All are written in the caller's transaction, so a failed flush leaves
+    nothing half-counted, the hour and day rollups always agree with the minute
+    buckets, and the batch can be retried whole.
     """
     if not records:
         return
@@ -33,6 +35,12 @@ def write_records(session: Session, records: list[RequestRecord], log_requests: 
     upsert(session, UsageBucket.__table__, _bucket_rows(records),
            conflict=("minute", "pool_id", "key_id", "model", "client_id", "status_class"),
            add=("count", "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum"))
+    upsert(session, UsageHistogram.__table__, _histogram_rows(records),
+           conflict=("minute", "pool_id", "key_id", "model", "client_id"),
+           add=LATENCY_BINS + TTFB_BINS)
+    for table, start_of in ((UsageHour.__table__, hour_of), (UsageDay.__table__, day_of)):
+        upsert(session, table, _rollup_rows(records, start_of),
+               conflict=("dimension", "start", "subject"), add=SUMS)
     _add_key_counters(session, records)
 
 
@@ -50,6 +58,67 @@ def _log_row(r: RequestRecord) -> dict:
 def minute_of(ts: float) -> datetime:
     """The start of the UTC minute holding ``ts``."""
     return datetime.fromtimestamp(ts - ts % 60, timezone.utc)
+
+
+def hour_of(ts: float) -> datetime:
+    """The start of the UTC hour holding ``ts``."""
+    return datetime.fromtimestamp(ts - ts % 3600, timezone.utc)
+
+
+def day_of(ts: float) -> datetime:
+    """The start of the UTC day holding ``ts``."""
+    return datetime.fromtimestamp(ts - ts % 86400, timezone.utc)
+
+
+def subjects(r: RequestRecord) -> tuple[tuple[str, str], ...]:
+    """The (dimension, subject) rows one record counts in: all traffic and each of its own.
+
+    A request without a key, pool, model or client token counts under "0" (or
+    "" for the model), so every breakdown adds up to the whole traffic.
+    """
+    return (("all", ""), ("pool", str(r.pool_id or 0)), ("key", str(r.key_id or 0)),
+            ("model", (r.model or "")[:128]), ("client", str(r.client_id or 0)))
+
+
+def _rollup_rows(records: Iterable[RequestRecord], start_of: Callable[[float], datetime]) -> list[dict]:
+    rows: dict[tuple, dict] = {}
+    for r in records:
+        start = start_of(r.at)
+        status_class = r.status_class
+        lat, ttfb = LATENCY_BINS[bin_of(r.latency_ms)], None
+        if r.ttfb_ms is not None:
+            ttfb = TTFB_BINS[bin_of(r.ttfb_ms)]
+        for dimension, subject in subjects(r):
+            row = rows.get((dimension, start, subject))
+            if row is None:
+                row = rows[(dimension, start, subject)] = dict.fromkeys(SUMS, 0)
+                row.update(dimension=dimension, start=start, subject=subject)
+            row["count"] += 1
+            if status_class in OUTCOME_COLUMNS:
+                row[status_class] += 1
+            row["tokens_in"] += r.tokens_in
+            row["tokens_out"] += r.tokens_out
+            row["latency_ms_sum"] += r.latency_ms
+            row["ttfb_ms_sum"] += r.ttfb_ms or 0
+            row[lat] += 1
+            if ttfb:
+                row[ttfb] += 1
+    return list(rows.values())
+
+
+def _histogram_rows(records: Iterable[RequestRecord]) -> list[dict]:
+    rows: dict[tuple, dict] = {}
+    for r in records:
+        dims = (minute_of(r.at), r.pool_id or 0, r.key_id or 0, (r.model or "")[:128],
+                r.client_id or 0)
+        row = rows.get(dims)
+        if row is None:
+            row = rows[dims] = dict(zip(("minute", "pool_id", "key_id", "model", "client_id"), dims))
+            row.update(dict.fromkeys(LATENCY_BINS + TTFB_BINS, 0))
+        row[LATENCY_BINS[bin_of(r.latency_ms)]] += 1
+        if r.ttfb_ms is not None:
+            row[TTFB_BINS[bin_of(r.ttfb_ms)]] += 1
+    return list(rows.values())
 
 
 def _bucket_rows(records: Iterable[RequestRecord]) -> list[dict]:
@@ -80,8 +149,11 @@ def _add_key_counters(session: Session, records: Iterable[RequestRecord]) -> Non
             t["tout"] += r.tokens_out
             t["last"] = max(t["last"], r.at)
         for key_id in r.failed_keys:
-            totals[key_id]["fail"] += 1
-            totals[key_id]["n"] += 1
+            t = totals[key_id]
+            t["fail"] += 1
+            t["n"] += 1
+            # A failed attempt is a use too: "last used" must not say never for a dead key.
+            t["last"] = max(t["last"], r.at)
     if not totals:
         return
     table = ApiKey.__table__

@@ -211,3 +211,26 @@ def test_admin_errors_are_pages_for_people_and_json_for_scripts(admin):
     assert bad.status_code == 400 and "unknown action" in bad.get_data(as_text=True)
     as_json = admin.post_json("/admin/keys/action", {"action": "explode"})
     assert as_json.status_code == 400 and as_json.get_json() == {"error": "unknown action"}
+
+
+def _attempts(client, forwarded_for: str, password: str):
+    token = csrf_token(client)
+    return client.post("/admin/login", data={"password": password, "csrf_token": token},
+                       headers={"X-Forwarded-For": forwarded_for},
+                       environ_base={"REMOTE_ADDR": "10.0.0.1"})  # the reverse proxy
+
+
+def test_behind_a_reverse_proxy_the_throttle_counts_each_client_address(make_app):
+    app = make_app(ADMIN_PASSWORD=PASSWORD, PROXY_HOPS="1")
+    for _ in range(5):
+        assert _attempts(app.test_client(), "203.0.113.7", "guess").status_code == 401
+    assert _attempts(app.test_client(), "203.0.113.7", PASSWORD).status_code == 429
+    # Another client behind the same proxy is not locked out by the first one's guesses.
+    assert _attempts(app.test_client(), "198.51.100.2", PASSWORD).status_code == 302
+
+
+def test_without_proxy_hops_a_forwarded_address_is_not_believed(make_app):
+    app = make_app(ADMIN_PASSWORD=PASSWORD)
+    for i in range(5):  # a guesser cannot dodge the throttle by inventing addresses
+        assert _attempts(app.test_client(), f"192.0.2.{i}", "guess").status_code == 401
+    assert _attempts(app.test_client(), "192.0.2.99", PASSWORD).status_code == 429

@@ -422,3 +422,38 @@ def test_search_takes_wildcards_and_the_escape_character_literally(admin, admin_
     assert _ids(admin.text("/admin/keys?q=a_b")) == [ids[0]]
     assert _ids(admin.text("/admin/keys?q=50%25!")) == [ids[2]]
     assert _ids(admin.text("/admin/keys?q=!")) == [ids[2]]
+
+
+def test_a_limit_set_in_the_edit_form_is_kept_by_the_proxy_and_shown(admin, admin_app, rt, keys):
+    keys(2, tag="lim")
+    first, second = _key_ids(admin_app)
+    for key_id in (first, second):
+        resp = admin.post(f"/admin/keys/{key_id}/edit", {"label": "", "group": "", "tags": "",
+                                                         "rpm_limit": "1", "rpd_limit": "5"})
+        assert resp.status_code == 302
+    from tests.conftest import TOKEN
+    client, auth = admin_app.test_client(), {"Authorization": f"Bearer {TOKEN}"}
+    body = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+    answers = [client.post("/v1/chat/completions", headers=auth, json=body) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "own request limit" in answers[2].get_json()["error"]["message"]
+    rt.services.flush()
+    page = admin.text("/admin/keys")
+    for key_id in (first, second):
+        row = _row(page, key_id)
+        assert re.search(r"at its own request limit, (\d+ s|1 min) left", row), row
+        assert "1<span" in row.replace(" ", "") and "/ 5" in row  # today's use against the day's limit
+
+
+
+def test_last_used_is_set_for_a_key_whose_every_attempt_failed(admin, admin_app, rt, keys):
+    from tests.conftest import TOKEN
+    dead = make_key("dead", 0)
+    keys(1, tag="dead", modes={dead: "invalid"})
+    resp = admin_app.test_client().post(
+        "/v1/chat/completions", headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code >= 400
+    rt.services.flush()
+    row = _row(admin.text("/admin/keys"), _key_ids(admin_app)[0])
+    assert "never" not in row and "just now" in row
