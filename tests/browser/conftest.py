@@ -72,6 +72,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def submit(page, control) -> None:
+    """Click a control that sends a form, and wait for the answer page to load.
+
+    The answer is often the same URL as the form (a redirect back, or the form again with its
+    errors), so waiting for the URL would return at once and read the page before it changed.
+    """
+    with page.expect_navigation():
+        control.click()
+
+
 def sign_in(page, base: str) -> None:
     """Log in through the form as a person would."""
     page.goto(f"{base}/admin/")

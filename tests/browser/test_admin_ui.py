@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import shot, sign_in, submit
 from tests.conftest import TOKEN
 from tests.fake_upstream import make_key
 
@@ -54,8 +54,8 @@ def test_paste_keys_disable_one_and_see_dead_keys_after_traffic(page, live_admin
     page.wait_for_url(f"{base}/admin/keys")
     expect(page.get_by_label("Paste keys")).to_be_visible()
     page.get_by_label("Paste keys").fill("Here are my keys:\n" + "\n".join(made) + "\nand one again " + made[0])
-    page.get_by_role("button", name="Add keys", exact=True).last.click()
-    page.wait_for_url(f"{base}/admin/keys")
+    submit(page, page.get_by_role("button", name="Add keys", exact=True).last)
+    assert page.url == f"{base}/admin/keys"
     assert "50 added, 1 already present, 0 malformed" in page.locator(".alert-success").inner_text()
     html = page.content()
     for key in made:
@@ -75,16 +75,15 @@ def test_paste_keys_disable_one_and_see_dead_keys_after_traffic(page, live_admin
     edit.click()
     page.get_by_label("Change the quota group").check()
     page.get_by_label("Quota group", exact=True).fill("project-blue")
-    page.get_by_role("button", name="Save for the selected keys").click()
-    page.wait_for_url(f"{base}/admin/keys")
+    submit(page, page.get_by_role("button", name="Save for the selected keys"))
+    assert page.url == f"{base}/admin/keys"
     assert "Group set on 2 keys." in page.locator(".alert-success").inner_text()
     for key_id in picked:
         assert "project-blue" in page.locator(f'#keys-table tr[data-key-id="{key_id}"]').inner_text()
 
     # Disable the last key from its row.
     last_id = page.locator("#keys-table tbody tr").last.get_attribute("data-key-id")
-    page.get_by_role("button", name=f"Disable key {last_id}").click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name=f"Disable key {last_id}"))
     row = page.locator(f'#keys-table tr[data-key-id="{last_id}"]')
     assert row.get_attribute("data-status") == "switched_off"
     assert "off" in row.locator(".badge").first.inner_text()
@@ -148,14 +147,14 @@ def test_a_strategy_change_is_followed_by_the_proxy(page, live_admin, upstream):
 
     page.goto(f"{live.url}/admin/settings")
     page.get_by_label("Requests per key").fill("5")
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_url(f"{live.url}/admin/settings")
+    submit(page, page.get_by_role("button", name="Save settings"))
+    assert page.url == f"{live.url}/admin/settings"
     assert "Saved requests_per_key." in page.locator(".alert-success").inner_text()
     sticky = used(20)
     assert len(set(sticky)) == 4  # each key kept for 5 requests in a row
 
     page.get_by_label("Strategy").select_option("random")
-    page.get_by_role("button", name="Save settings").click()
+    submit(page, page.get_by_role("button", name="Save settings"))
     assert "Saved strategy." in page.locator(".alert-success").inner_text()
     shot(page, "settings")
     shuffled = used(30)
@@ -164,7 +163,7 @@ def test_a_strategy_change_is_followed_by_the_proxy(page, live_admin, upstream):
     assert any(step not in (0, 1, 1 - len(ids)) for step in steps)
 
     page.get_by_label("Max failures").fill("0")
-    page.get_by_role("button", name="Save settings").click()
+    submit(page, page.get_by_role("button", name="Save settings"))
     assert page.locator("#max_failures.is-invalid").count() == 1
     assert "must be at least 1" in page.locator("#max_failures ~ .invalid-feedback").inner_text()
 
@@ -197,7 +196,7 @@ def test_tokens_and_pools_in_the_browser(page, live_admin, upstream):
     sign_in(page, live.url)
     page.goto(f"{live.url}/admin/tokens")
     page.get_by_label("Name").fill("browser client")
-    page.get_by_role("button", name="Create token").click()
+    submit(page, page.get_by_role("button", name="Create token"))
     token = page.locator("#token-value").input_value()
     assert token.startswith("bal-")
     shot(page, "tokens")
@@ -211,8 +210,8 @@ def test_tokens_and_pools_in_the_browser(page, live_admin, upstream):
     page.get_by_label("Kind").select_option("openai")
     page.get_by_label("Base URL").fill(f"{upstream.url}/openai/v1")
     page.get_by_label("Key strategy").select_option("least_used")
-    page.get_by_role("button", name="Save pool").click()
-    page.wait_for_url(f"{live.url}/admin/pools")
+    submit(page, page.get_by_role("button", name="Save pool"))
+    assert page.url == f"{live.url}/admin/pools"
     card = page.locator('[data-pool="groq"]')
     assert "least_used" in card.inner_text()
     shot(page, "pools")
