@@ -18,6 +18,7 @@ the figures are printed, nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -30,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procstat import MemorySampler, tree  # noqa: E402
+from bench import native  # noqa: E402
+from bench.procstat import (  # noqa: E402
+    MemorySampler, machine_share, machine_ticks, tree, tree_cpu)
 from bench.proxy_bench import (  # noqa: E402
     FULL, N_KEYS, TOKEN, Target, balancer_env, raw_request, run_load, start_fake, streams_phase)
 from tests.fake_upstream import make_key  # noqa: E402
@@ -85,11 +88,18 @@ def throughput(targets: list[Target], watch: dict, count: int, conc: int) -> lis
 
 def scaleout(args: argparse.Namespace) -> None:
     """Throughput of one instance, then of two on the same database."""
+    native_tools = args.tools == "native" or (args.tools == "auto" and native.available())
+    if args.tools == "native" and not native.available():
+        raise SystemExit("--tools native needs nginx and wrk: apt-get install nginx-light wrk")
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="balancer-scale-")))
-        fake_proc, fake = start_fake(stack, tmp)
+        if native_tools:
+            upstream_proc, upstream_url = native.start_nginx(stack, tmp)
+        else:
+            upstream_proc, fake = start_fake(stack, tmp)
+            upstream_url = fake.url
         keys = [make_key("scale", i) for i in range(N_KEYS)]
-        env = {**balancer_env(tmp, fake.url, keys), "DATABASE_URL": bench_database()}
+        env = {**balancer_env(tmp, upstream_url, keys), "DATABASE_URL": bench_database()}
         migrated = flask_cli(env, "db", "upgrade")
         if migrated.returncode != 0:
             raise SystemExit(f"flask db upgrade failed:\n{migrated.stderr}")
@@ -100,26 +110,67 @@ def scaleout(args: argparse.Namespace) -> None:
             stack.callback(live.stop)
         targets = [Target(f"instance {n + 1}", live.port, "/v1/chat/completions", TOKEN)
                    for n, live in enumerate(instances)]
-        watch = {"fake": lambda: [fake_proc.pid]}
+
+        def run(some: list[Target]) -> list[dict]:
+            if native_tools:
+                return wrk_throughput(tmp, some, args.seconds, args.concurrency)
+            return throughput(some, {"fake": lambda: [upstream_proc.pid]}, args.count,
+                              args.concurrency)
+
+        if native_tools:
+            print("  warming both instances up ...", file=sys.stderr, flush=True)
+            wrk_throughput(tmp, targets, 3, args.concurrency)
+        sharing = {"balancer": lambda: [p for live in instances for p in tree(live.proc.pid)],
+                   "upstream": lambda: tree(upstream_proc.pid)}
         print(f"  one instance ({args.workers} worker(s)) ...", file=sys.stderr, flush=True)
-        one = throughput(targets[:1], watch, args.count, args.concurrency)
+        one, cpu_one = measured(run, targets[:1], sharing)
         print("  two instances, one load generator each ...", file=sys.stderr, flush=True)
-        two = throughput(targets, watch, args.count, args.concurrency)
+        two, cpu_two = measured(run, targets, sharing)
     rps_one = one[0]["rps"]
     # Both generators' requests over the longer of their two runs: no credit for a
     # generator that finished early while the other still ran.
     rps_two = sum(r["sent"] for r in two) / max(r["elapsed_s"] for r in two)
     errors = [r["errors"] for r in one + two if r["errors"]]
+    tools = ("nginx (one canned answer) as the upstream, wrk (one thread per instance) as "
+             "load generator" if native_tools else
+             "the fake upstream and bench/load.py (both Python) as upstream and load generator")
+    amount = f"{args.seconds:g} s" if native_tools else f"{args.count} requests"
     print(f"\nScale-out on one PostgreSQL database ({os.cpu_count()} cores, "
           f"{args.workers} gevent worker(s) per instance, concurrency {args.concurrency} "
-          f"per load generator, {args.count} non-streamed chat requests each)")
+          f"per load generator, {amount} of non-streamed chat requests each)")
+    print(f"  tools        : {tools}")
     print(f"  one instance : {rps_one:8.1f} req/s   p50 {one[0]['latency_ms']['p50']} ms, "
-          f"p99 {one[0]['latency_ms']['p99']} ms")
+          f"p99 {one[0]['latency_ms']['p99']} ms   CPU {cpu_one}")
     for r, t in zip(two, targets):
         print(f"  {t.name:<13}: {r['rps']:8.1f} req/s   p50 {r['latency_ms']['p50']} ms, "
               f"p99 {r['latency_ms']['p99']} ms")
-    print(f"  two together : {rps_two:8.1f} req/s   = {rps_two / rps_one:.2f} x one instance")
+    print(f"  two together : {rps_two:8.1f} req/s   = {rps_two / rps_one:.2f} x one instance"
+          f"   CPU {cpu_two}")
     print(f"  errors       : {errors or 'none'}")
+
+
+def measured(run, targets: list[Target], sharing: dict) -> tuple[list[dict], str]:
+    """``run(targets)``, and where the machine's CPU went meanwhile (% of one core)."""
+    pids = {name: fn() for name, fn in sharing.items()}
+    before = {name: sum(tree_cpu(p).values()) for name, p in pids.items()}
+    machine0, t0 = machine_ticks(), time.perf_counter()
+    results = run(targets)
+    seconds = time.perf_counter() - t0
+    machine = machine_share(machine0, machine_ticks(), seconds)
+    shares = {name: 100 * (sum(tree_cpu(p).values()) - before[name]) / seconds
+              for name, p in pids.items()}
+    shares["the rest (load generators, database, the machine's other services)"] = (
+        machine["busy"] - sum(shares.values()))
+    parts = ", ".join(f"{name} {pct:.0f}%" for name, pct in shares.items())
+    return results, f"machine {machine['busy']:.0f}% of {100 * (os.cpu_count() or 1)}% ({parts})"
+
+
+def wrk_throughput(tmp: Path, targets: list[Target], seconds: float, conc: int) -> list[dict]:
+    """One wrk per target, all at once; each target's result."""
+    body = json.loads(raw_request(0, "/", "", False).split("\r\n\r\n", 1)[1])
+    runs = [native.start_wrk(tmp, f"http://127.0.0.1:{t.port}{t.path}", t.bearer, body, seconds,
+                             conc, name=str(i)) for i, t in enumerate(targets)]
+    return [r.result() for r in runs]
 
 
 def streams(args: argparse.Namespace) -> None:
@@ -197,7 +248,13 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("scaleout", help="two instances against one")
     p.add_argument("--workers", type=int, default=1, help="gevent workers per instance")
-    p.add_argument("--count", type=int, default=6000, help="requests per load generator")
+    p.add_argument("--tools", choices=("auto", "native", "python"), default="auto",
+                   help="native: nginx as the upstream and wrk as load generator (apt-get install "
+                        "nginx-light wrk), which leave the CPU to Balancer; python: the fake "
+                        "upstream and bench/load.py; auto: native where installed")
+    p.add_argument("--seconds", type=float, default=20.0, help="measured seconds (native tools)")
+    p.add_argument("--count", type=int, default=6000,
+                   help="requests per load generator (python tools)")
     p.add_argument("--concurrency", type=int, default=32)
     p = sub.add_parser("streams", help="concurrent streams through one instance")
     p.add_argument("--count", type=int, default=10_000)
