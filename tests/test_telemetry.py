@@ -71,6 +71,32 @@ def test_a_failed_flush_keeps_the_records_for_the_next_round(app, client, auth, 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLog)) == 1
 
 
+def test_a_late_flush_of_older_uses_does_not_set_last_used_back(app, rt, keys):
+    from balancer.models import ApiKey
+    from balancer.telemetry.flusher import write_records
+    keys(1)
+    with app.app_context():
+        key_id = db.session.scalar(sa.select(ApiKey.id))
+    newer, older = 1_790_000_000.0, 1_789_990_000.0
+
+    def flush(at: float) -> None:
+        with app.app_context():
+            write_records(db.session, [RequestRecord(at=at, api_format="openai", route="x",
+                                                     status=200, key_id=key_id)], True)
+            db.session.commit()
+
+    def last_used() -> float:
+        with app.app_context():
+            return db.session.get(ApiKey, key_id).last_used_at.timestamp()
+
+    flush(newer)
+    assert last_used() == newer
+    flush(older)  # another worker's buffer, flushed late
+    assert last_used() == newer
+    with app.app_context():
+        assert db.session.get(ApiKey, key_id).request_count == 2
+
+
 def test_the_buffer_drops_the_oldest_when_full_and_counts_them():
     buf: Buffer[int] = Buffer(maxlen=3)
     for i in range(5):

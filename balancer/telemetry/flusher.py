@@ -171,8 +171,8 @@ def _add_key_counters(session: Session, records: Iterable[RequestRecord]) -> Non
                  table.c.requests_today + sa.bindparam("n")),
                 else_=sa.bindparam("n")),
             requests_today_date=sa.bindparam("today"),
-            last_used_at=sa.func.coalesce(sa.bindparam("last", type_=ApiKey.last_used_at.type),
-                                          table.c.last_used_at),
+            last_used_at=_later(sa.bindparam("last", type_=ApiKey.last_used_at.type),
+                                table.c.last_used_at),
         )
     )
     params = [{"kid": kid, "n": t["n"], "fail": t["fail"], "tin": t["tin"], "tout": t["tout"],
@@ -180,3 +180,9 @@ def _add_key_counters(session: Session, records: Iterable[RequestRecord]) -> Non
               for kid, t in sorted(totals.items())]
     # Sorted ids: two processes updating the same keys take row locks in one order.
     session.execute(stmt, params, execution_options={"synchronize_session": False})
+
+
+def _later(new: sa.ColumnElement, old: sa.ColumnElement) -> sa.ColumnElement:
+    """The later of two nullable times. Another process's flush can carry older uses than
+    one already written; GREATEST is not SQLite's, and CASE is every database's."""
+    return sa.case((old.is_(None), new), (new > old, new), else_=old)
