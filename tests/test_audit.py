@@ -90,9 +90,25 @@ def test_key_actions_on_the_web_are_recorded(app, web, rt, keys, upstream):
         ("system", "key_edit", f"key {one}"),
     ]
     assert trail[0][1] == "198.51.100.7" and trail[0][4] == f"pool {pool_name}"
+    assert trail[4][4] == "works"
     assert "label='blue'" in trail[-1][4] and "rpm_limit=5" in trail[-1][4]
     for row in trail:
         assert not any(k in str(row) for k in made + [make_key("aud", 9)])
+
+
+def test_a_key_test_records_its_result_without_the_upstream_message(app, web, keys, upstream):
+    made = keys(2, tag="audt")
+    upstream.set_key(made[1], "invalid")
+    good, dead = _key_ids(app)
+    start = _last_id(app)
+    for key_id in (good, dead):
+        assert web.post("/admin/keys/action", {"action": f"test:{key_id}"}).status_code in (200, 302)
+    assert [(t[2], t[3], t[4]) for t in _trail(app, start)] == [
+        ("key_test", f"key {good}", "works"),
+        ("key_test", f"key {dead}", "failed (API_KEY_INVALID, HTTP 400); disabled"),
+    ]
+    page = web.get("/admin/logs/audit?action=key_test").get_data(as_text=True)
+    assert "failed (API_KEY_INVALID, HTTP 400); disabled" in page and made[1] not in page
 
 
 def test_settings_changes_record_old_and_new_values(app, web, rt):

@@ -177,8 +177,20 @@ def test_key(rt: Runtime, key_id: int) -> TestResult:
 
     :raises LookupError: no such key.
     """
-    row = get_key(key_id)
-    audit.record_keys("key_test", [key_id])
+    result = _test(rt, get_key(key_id))
+    audit.record_keys("key_test", [key_id], _test_detail(result))
+    return result
+
+
+def _test_detail(result: TestResult) -> str:
+    """The audit trail's line for a test: its result, never the upstream's message."""
+    said = result.reason if result.status is None else f"{result.reason}, HTTP {result.status}"
+    text = "works" if result.ok else f"failed ({said})"
+    return f"{text}; {result.effect}" if result.effect else text
+
+
+def _test(rt: Runtime, row: ApiKey) -> TestResult:
+    key_id = row.id
     pool = rt.catalog.pools.get(row.pool_id)
     if pool is None or not pool.base_url:
         return TestResult(key_id, row.display, False, None, "no_pool",
