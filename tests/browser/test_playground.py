@@ -115,3 +115,42 @@ def test_a_streamed_answer_grows_then_the_prompt_is_saved_reloaded_and_deleted(p
     assert page.evaluate("document.documentElement.getAttribute('data-bs-theme')") == "dark"
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     shot(page, "playground-phone-dark")
+
+
+def test_stop_ends_a_streamed_answer_and_the_log_says_the_client_went(page, live_admin, upstream):
+    live = live_admin([make_key("stop", 0)])
+    base = live.url
+    # Forty chunks a quarter second apart: ten seconds of stream, stopped after the first few.
+    upstream.configure(chunks=40, chunk_delay=0.25)
+    sign_in(page, base)
+    page.goto(f"{base}/admin/pools")
+    submit(page, page.get_by_role("button", name="Refresh every model list"))
+    page.goto(f"{base}/admin/playground")
+    page.get_by_label("Pool").select_option("gemini")
+    page.get_by_label("Model").select_option(MODEL)
+    page.get_by_label("Message").fill(MESSAGE)
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_disabled()
+    page.get_by_role("button", name="Send").click()
+
+    answer = page.locator("#playground-answer")
+    expect(answer).not_to_have_text("", timeout=10000)
+    stop.click()
+    expect(answer).to_have_attribute("data-state", "stopped")
+    shown = answer.inner_text()
+    assert 0 < len(shown) < len(ANSWER)
+    page.wait_for_timeout(1500)  # six more chunks' time: nothing more arrives
+    assert answer.inner_text() == shown
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    expect(stop).to_be_disabled()
+
+    # Balancer saw the browser go, closed the upstream, and logs it as the client's doing.
+    deadline = time.monotonic() + 15
+    rows = page.locator('#requests-table tbody tr[data-outcome="client_gone"]')
+    while True:
+        page.goto(f"{base}/admin/logs")
+        if rows.count() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    expect(rows).to_have_count(1)
+    expect(page.locator("#requests-table tbody tr")).to_have_count(1)
