@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from http.cookiejar import DefaultCookiePolicy
 from typing import Mapping, Optional
 
 import requests
@@ -43,6 +44,9 @@ class UpstreamClient:
         s.mount("https://", adapter)
         # Environment proxies (HTTP_PROXY, ...) must not silently reroute keys.
         s.trust_env = False
+        # No cookie an upstream sets (a CDN's bot-management ones, say) goes back with a later
+        # call: it would ride along with every key of the pool and tie them together.
+        s.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         if proxy_url:
             s.proxies = {"http": proxy_url, "https": proxy_url}
         s.headers["User-Agent"] = self._user_agent
