@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.proxy_bench import _end as end_process
 from tests.live import free_port
 
 #: What Gemini's OpenAI-compatible layer answers to a short chat, usage included
@@ -74,7 +75,7 @@ def start_nginx(stack: ExitStack, tmp: Path) -> tuple[subprocess.Popen, str]:
     log = stack.enter_context(open(tmp / "nginx.out", "wb"))
     proc = subprocess.Popen([shutil.which("nginx") or "nginx", "-p", str(tmp), "-c", str(conf)],
                             stdout=log, stderr=subprocess.STDOUT)
-    stack.callback(_stop, proc)
+    stack.callback(end_process, proc)  # SIGTERM: nginx's fast shutdown
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while True:
@@ -86,16 +87,6 @@ def start_nginx(stack: ExitStack, tmp: Path) -> tuple[subprocess.Popen, str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nginx did not start: {(tmp / 'nginx-error.log').read_text()}")
             time.sleep(0.1)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()  # nginx: fast shutdown
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
