@@ -16,14 +16,14 @@ from balancer.config import Config
 from balancer.crypto import SecretBox, token_hash
 from balancer.keypool.pool import KeyPool
 from balancer.keypool.records import PoolPolicy, Transition
-from balancer.settings import SettingsCache
+from balancer.settings import PoolSettings, Settings, SettingsCache
 from balancer.telemetry import metrics
 from balancer.telemetry.buffer import Buffer
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, UpstreamUnreachable
 from balancer.upstream.proxies import ProxyChooser
 from balancer.upstream.request_defaults import RequestDefaults
-from balancer.upstream.session import UpstreamClient
+from balancer.upstream.session import Transport, UpstreamClient
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,8 @@ class Runtime:
         # (and counted) rather than memory growing without end.
         self.records: Buffer[RequestRecord] = Buffer(maxlen=config.TELEMETRY_BUFFER_RECORDS)
         self.transitions: Buffer[Transition] = Buffer(maxlen=200_000)
-        self.upstream = UpstreamClient()
+        #: the one way out to upstreams; tests may put a ``MockTransport`` here.
+        self.upstream: Transport = UpstreamClient()
         self.proxy_chooser = ProxyChooser(self.clock)
         #: True once keys, settings and catalogs were loaded from the database.
         self.loaded = False
@@ -143,11 +144,28 @@ class Runtime:
         self.owners = None
         #: per-client-token limits (proxy/limits.ClientLimiter), set by create_app.
         self.limits = None
+        #: pool id -> (the settings and the overrides it was built from, the result).
+        self._pool_settings: dict[int, tuple[Settings, Optional[dict], PoolSettings]] = {}
+
+    def pool_settings(self, pool: Optional[PoolInfo]) -> PoolSettings:
+        """The settings in force for a pool (None: the global ones).
+
+        Settings snapshots and pool records are swapped whole when they change,
+        so a cached merge stays right for as long as both are the same objects.
+        """
+        current = self.settings.current
+        overrides = pool.overrides if pool is not None else None
+        pool_id = pool.id if pool is not None else 0
+        cached = self._pool_settings.get(pool_id)
+        if cached is not None and cached[0] is current and cached[1] is overrides:
+            return cached[2]
+        built = current.for_pool(overrides)
+        self._pool_settings[pool_id] = (current, overrides, built)
+        return built
 
     def policy_for(self, pool_id: int) -> PoolPolicy:
         """The key-pool policy of a pool: settings plus the pool's overrides."""
-        pool = self.catalog.pools.get(pool_id)
-        return self.settings.current.policy(pool.overrides if pool else None)
+        return self.pool_settings(self.catalog.pools.get(pool_id)).policy
 
     def proxy_for(self, pool: PoolInfo, key_id: int) -> Optional[str]:
         """The outgoing proxy of one key of a pool (None: a direct connection)."""

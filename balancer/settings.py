@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from balancer.keypool.records import PoolPolicy, Strategy
+from balancer.keypool.retry import RetryPolicy
 
 
 class SettingError(ValueError):
@@ -141,12 +142,24 @@ class Settings:
         except KeyError:
             raise AttributeError(name) from None
 
+    def with_overrides(self, overrides: Optional[Mapping[str, Any]]) -> "Settings":
+        """These settings with a pool's overrides applied; one that no longer
+        passes its check (stored before a bound changed) is ignored."""
+        if not overrides:
+            return self
+        merged = dict(self.values)
+        for name, raw in overrides.items():
+            spec = SPEC_BY_NAME.get(name)
+            if spec is not None:
+                try:
+                    merged[name] = spec.coerce(raw)
+                except SettingError:
+                    continue
+        return Settings(merged)
+
     def policy(self, overrides: Optional[Mapping[str, Any]] = None) -> PoolPolicy:
         """The key-pool policy, with a pool's overrides applied."""
-        merged = dict(self.values)
-        for name, raw in (overrides or {}).items():
-            if name in SPEC_BY_NAME:
-                merged[name] = SPEC_BY_NAME[name].coerce(raw)
+        merged = self.with_overrides(overrides).values
         return PoolPolicy(
             strategy=Strategy(merged["strategy"]),
             requests_per_key=merged["requests_per_key"],
@@ -159,6 +172,34 @@ class Settings:
             cooldown_unknown_max=merged["cooldown_unknown_max_seconds"],
             cooldown_no_access=merged["cooldown_no_access_seconds"],
         )
+
+    def for_pool(self, overrides: Optional[Mapping[str, Any]] = None) -> "PoolSettings":
+        """Everything a request to one pool reads of the settings, merged once."""
+        merged = self.with_overrides(overrides)
+        return PoolSettings(
+            values=merged,
+            policy=merged.policy(),
+            retry=RetryPolicy(retries=merged.max_retries, failovers=merged.max_key_failovers,
+                              backoff_base=merged.retry_backoff_seconds),
+            timeout=(merged.connect_timeout_seconds, merged.read_timeout_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The settings in force for one pool: the global ones with its overrides.
+
+    Built once per settings snapshot and pool (``Runtime.pool_settings``), so a
+    request reads them without merging anything.
+    """
+
+    values: Settings
+    #: how keys are chosen and judged.
+    policy: PoolPolicy
+    #: the retry budget a request starts with.
+    retry: RetryPolicy
+    #: (connect, read) seconds for every upstream call.
+    timeout: tuple[float, float]
 
 
 def defaults() -> dict[str, Any]:

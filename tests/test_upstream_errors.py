@@ -12,6 +12,7 @@ import requests
 import urllib3.exceptions as u3
 
 from balancer.keypool.outcome import Outcome
+from balancer.keypool.retry import is_retry
 from balancer.upstream.errors import (
     UpstreamConfigError,
     UpstreamError,
@@ -326,4 +327,4 @@ def test_our_own_errors_and_strangers():
     assert type(err) is UpstreamError and SECRET not in str(err)
     v = classify_exception(err)
     assert (v.outcome, v.reason) == (Outcome.TRANSIENT, "network_error")
-    assert classify_exception(UpstreamProtocolError("x")).retryable
+    assert is_retry(classify_exception(UpstreamProtocolError("x")))

@@ -1,6 +1,6 @@
 """The playground: try a pool's model from the browser, through the same proxy path as clients.
 
-A chat from the page goes to ``openai_routes.serve_chat`` as the client named
+A chat from the page goes to ``proxy.chat.serve_chat`` as the client named
 "playground": the same key choice, attempt loop, retries, health accounting,
 request log row and usage buckets as ``POST /v1/chat/completions``. The
 proxy's answer, streamed or not, is returned unchanged, with one header more:
@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from balancer.admin.blueprint import bp
 from balancer.admin.playground_forms import PlaygroundForm, SavePromptForm
 from balancer.proxy import suffixes
-from balancer.proxy.openai_routes import serve_chat
+from balancer.proxy.chat import serve_chat
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest
 from balancer.runtime import ClientInfo, PoolInfo, Runtime

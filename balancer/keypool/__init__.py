@@ -2,7 +2,7 @@
 
 In memory and per process; see :mod:`balancer.keypool.store`. No Flask, no I/O.
 """
-from balancer.keypool.outcome import BACKOFF, RETRYABLE, Outcome, Verdict
+from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.pool import KeyPool
 from balancer.keypool.records import (
     KeyRecord,
@@ -15,10 +15,9 @@ from balancer.keypool.records import (
     Transition,
     TransitionKind,
 )
+from balancer.keypool.retry import RetriesSpent, RetryPolicy
 
 __all__ = [
-    "BACKOFF",
-    "RETRYABLE",
     "KeyPool",
     "KeyRecord",
     "KeyStatus",
@@ -27,6 +26,8 @@ __all__ = [
     "NoKeyAvailable",
     "Outcome",
     "PoolPolicy",
+    "RetriesSpent",
+    "RetryPolicy",
     "Strategy",
     "Transition",
     "TransitionKind",

@@ -2,7 +2,8 @@
 
 The upstream adapters (``balancer.upstream``) turn an HTTP answer into a
 :class:`Verdict`; the key pool (``balancer.keypool.pool``) turns a verdict into
-a state transition. Nothing here knows about HTTP libraries or Flask.
+a state transition; whether the client's request goes on to another key is
+``balancer.keypool.retry``'s to say. Nothing here knows about HTTP libraries or Flask.
 """
 from __future__ import annotations
 
@@ -44,21 +45,6 @@ class Outcome(enum.Enum):
     INTERRUPTED = "interrupted"
 
 
-#: Outcomes after which the same request may be tried on another key, as long as
-#: nothing was sent to the client yet.
-RETRYABLE = frozenset({
-    Outcome.RATE_LIMITED,
-    Outcome.KEY_INVALID,
-    Outcome.NO_ACCESS,
-    Outcome.TRANSIENT,
-    Outcome.OVERLOADED,
-    Outcome.PROXY_FAULT,
-})
-
-#: Outcomes after which a short backoff is worth waiting before the next attempt.
-BACKOFF = frozenset({Outcome.TRANSIENT, Outcome.OVERLOADED})
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The classified meaning of one upstream answer.
@@ -83,13 +69,3 @@ class Verdict:
     message: str = ""
     cooldown: Optional[float] = None
     until: Optional[float] = None
-
-    @property
-    def retryable(self) -> bool:
-        """True when another key may answer this request better."""
-        return self.outcome in RETRYABLE
-
-    @property
-    def wants_backoff(self) -> bool:
-        """True when the next attempt should wait a little first."""
-        return self.outcome in BACKOFF

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Optional
 
-from balancer.proxy.forward import Pin
+from balancer.proxy.call import Pin
 from balancer.proxy.validate import BadRequest
 from balancer.runtime import PoolInfo, Runtime
 

@@ -14,7 +14,9 @@ from balancer.proxy import affinity
 from balancer.proxy.affinity import CACHE_NAME
 from balancer.proxy.errors import google_error
 from balancer.proxy.files_routes import API_VERSION, listing, pinned_call
-from balancer.proxy.forward import Answer, ProxyCall, forward, reject
+from balancer.proxy.call import Answer, ProxyCall
+from balancer.proxy.endings import reject
+from balancer.proxy.forward import forward
 from balancer.proxy.gemini_routes import prepare
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object

@@ -23,7 +23,7 @@ from balancer.keypool.outcome import Verdict
 from balancer.proxy import suffixes
 from balancer.proxy.chat_native_answer import ChatNativeTap, to_chat
 from balancer.proxy.formats import FORMATS, ApiFormat, GeminiFormat, Tap
-from balancer.proxy.forward import ProxyCall
+from balancer.proxy.call import ProxyCall
 from balancer.proxy.validate import BadRequest
 from balancer.upstream.providers import Provider
 from balancer.upstream.request_defaults import RequestDefaults

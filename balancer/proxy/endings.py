@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from flask import Response
 
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.proxy.auth import ANONYMOUS
+from balancer.proxy.call import Attempts
 from balancer.proxy.formats import ApiFormat
 from balancer.proxy.relay import finish_record
 from balancer.runtime import ClientInfo, Runtime
 from balancer.telemetry import record as rec
 from balancer.telemetry.record import RequestRecord
-
-if TYPE_CHECKING:
-    from balancer.proxy.forward import Attempts
 
 
 class Endings:
@@ -41,11 +39,10 @@ class Endings:
         r.error_class, r.error_message = rec.CLIENT_ERROR, verdict.message
         return self._finish(out)
 
-    def no_key(self, state: "Attempts", exc: NoKeyAvailable) -> Response:
+    def no_key(self, state: Attempts, exc: NoKeyAvailable) -> Response:
         """No (further) key can serve: 429 or 503 with Retry-After, saying why."""
         last = state.last
-        if last is not None and exc.status == 503 and last.verdict.outcome in (
-                Outcome.TRANSIENT, Outcome.OVERLOADED, Outcome.RATE_LIMITED, Outcome.PROXY_FAULT):
+        if exc.status == 503 and state.retry.ended_for_passing_reasons():
             # Every key was tried and each failed for a passing reason (or the way
             # out failed): the upstream's own answer tells more than "no key".
             return self.exhausted(state)
@@ -59,7 +56,7 @@ class Endings:
         return self._finish(self.fmt.error(exc.status, message, code=code,
                                            retry_after=exc.retry_after))
 
-    def exhausted(self, state: "Attempts") -> Response:
+    def exhausted(self, state: Attempts) -> Response:
         """Every attempt failed: the last upstream status and message, or 502/504."""
         last = state.last
         assert last is not None

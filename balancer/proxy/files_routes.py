@@ -20,7 +20,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from balancer.proxy.affinity import FILE_NAME, pool_of_pin
 from balancer.proxy.errors import google_error
-from balancer.proxy.forward import Answer, Pin, ProxyCall, forward, reject
+from balancer.proxy.call import Answer, Pin, ProxyCall
+from balancer.proxy.endings import reject
+from balancer.proxy.forward import forward
 from balancer.proxy.gemini_routes import prepare
 from balancer.proxy.validate import BadRequest, json_object
 from balancer.runtime import ClientInfo, Runtime

@@ -22,7 +22,7 @@ from balancer.upstream.providers import Provider, openai_error_from_upstream
 from balancer.upstream.sanitize import redact
 
 if TYPE_CHECKING:
-    from balancer.proxy.forward import ProxyCall
+    from balancer.proxy.call import ProxyCall
 
 
 class Tap(Protocol):

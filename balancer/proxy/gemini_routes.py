@@ -15,7 +15,9 @@ from flask import Blueprint, Response, current_app, request
 from balancer.proxy import affinity, suffixes
 from balancer.proxy.auth import authenticate_gemini
 from balancer.proxy.errors import google_error
-from balancer.proxy.forward import Answer, ProxyCall, forward, reject
+from balancer.proxy.call import Answer, ProxyCall
+from balancer.proxy.endings import reject
+from balancer.proxy.forward import forward
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
 from balancer.runtime import ClientInfo, PoolInfo, Runtime

@@ -6,53 +6,32 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
-import requests
 from flask import Response
 
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease
+from balancer.keypool.retry import after_first_byte
 from balancer.runtime import Runtime
 from balancer.telemetry import metrics
 from balancer.telemetry import record as rec
 from balancer.telemetry.record import RequestRecord
-from balancer.upstream.errors import UpstreamError, map_requests_error
+from balancer.upstream.errors import UpstreamError
 from balancer.upstream.network import classify_exception
 from balancer.upstream.providers import Provider
+from balancer.upstream.sanitize import redact
+from balancer.upstream.transport import UpstreamResponse
 
 if TYPE_CHECKING:
     from balancer.proxy.formats import ApiFormat, Tap
-from balancer.upstream.sanitize import redact
 
 log = logging.getLogger("balancer.proxy")
-
-#: Mid-stream failures that still say something about the key.
-_PENALISED_MID_STREAM = (Outcome.RATE_LIMITED, Outcome.KEY_INVALID, Outcome.NO_ACCESS)
-
-
-def iter_chunks(resp: requests.Response) -> Iterator[bytes]:
-    """Upstream bytes as they arrive; transport failures as ``UpstreamError``."""
-    try:
-        if resp.raw.chunked:
-            # chunk_size=None yields each HTTP chunk the moment it is read.
-            yield from resp.iter_content(chunk_size=None)
-        else:
-            while True:
-                data = resp.raw.read1(65536)
-                if not data:
-                    return
-                yield data
-    except requests.RequestException as exc:
-        raise map_requests_error(exc) from None
-    except (OSError, ValueError) as exc:
-        # urllib3 errors that requests did not wrap (read1 path).
-        raise map_requests_error(requests.ConnectionError(type(exc).__name__)) from None
 
 
 class StreamRelay:
     """Sends a 200 stream on to the client and settles the key when it ends."""
 
     def __init__(self, rt: Runtime, provider: Provider, fmt: "ApiFormat", lease: Lease,
-                 resp: requests.Response, record: RequestRecord, started: float, tap: "Tap",
+                 resp: UpstreamResponse, record: RequestRecord, started: float, tap: "Tap",
                  mimetype: str, on_end: Optional[Callable[[], None]] = None):
         self.rt = rt
         self.on_end = on_end
@@ -96,8 +75,7 @@ class StreamRelay:
                 yield self.fmt.stream_error(self.tap, "The upstream ended the stream early.",
                                             "stream_cut")
         except UpstreamError as err:
-            verdict = classify_exception(err)
-            verdict = Verdict(Outcome.INTERRUPTED, reason=verdict.reason, message=verdict.message)
+            verdict = after_first_byte(classify_exception(err))
             yield self.fmt.stream_error(self.tap, f"The upstream stream failed ({verdict.reason}).",
                                         verdict.reason)
         except GeneratorExit:
@@ -119,11 +97,7 @@ class StreamRelay:
                 self.on_end()
 
     def _error_verdict(self, err: dict) -> Verdict:
-        verdict = in_band_verdict(self.provider, err, self.lease, self.rt.clock())
-        if verdict.outcome in _PENALISED_MID_STREAM:
-            return verdict
-        return Verdict(Outcome.INTERRUPTED, reason=verdict.reason, status=verdict.status,
-                       message=verdict.message)
+        return after_first_byte(in_band_verdict(self.provider, err, self.lease, self.rt.clock()))
 
 
 def in_band_verdict(provider: Provider, err: dict, lease: Lease, now: float) -> Verdict:

@@ -9,9 +9,9 @@ answer, so a dead key found this way is disabled as on the proxy path.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Optional, Union
 from urllib.parse import quote
@@ -21,12 +21,12 @@ import sqlalchemy as sa
 from balancer.extensions import db
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import NoKeyAvailable
+from balancer.keypool.retry import RetriesSpent
 from balancer.models import Pool
 from balancer.models.types import from_epoch
 from balancer.runtime import PoolInfo, Runtime
 from balancer.services.pool_checks import is_model_name
 from balancer.services.pools import get_pool, iso, load_catalog, pool_info
-from balancer.settings import SPEC_BY_NAME, SettingError
 from balancer.upstream import gemini
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.network import classify_exception
@@ -85,7 +85,7 @@ def refresh_due(rt: Runtime, failed: Optional[dict[int, float]] = None) -> dict[
     usable = rt.keypool.stats()
     due = []
     for row in db.session.scalars(sa.select(Pool).where(Pool.enabled.is_(True)).order_by(Pool.id)):
-        interval = effective_settings(rt, row.overrides)["models_refresh_seconds"]
+        interval = rt.settings.current.with_overrides(row.overrides).models_refresh_seconds
         if interval <= 0 or failed.get(row.id, 0.0) > now or not usable.get(row.id, {}).get("active"):
             continue
         if row.models_refreshed_at is None \
@@ -134,51 +134,42 @@ def list_models(name: Optional[str] = None) -> list[dict]:
              "aliases": dict(p.aliases or {})} for p in rows]
 
 
-def effective_settings(rt: Runtime, overrides: Optional[dict]) -> dict[str, Any]:
-    """The current settings with a pool's overrides applied (bad ones ignored)."""
-    values = dict(rt.settings.current.values)
-    for name, raw in (overrides or {}).items():
-        spec = SPEC_BY_NAME.get(name)
-        if spec is not None:
-            try:
-                values[name] = spec.coerce(raw)
-            except SettingError:
-                continue
-    return values
-
-
 # --- one fetch --------------------------------------------------------------------
 
 
 def _fetch(rt: Runtime, pool: PoolInfo, page_size: int) -> list[str]:
-    """The list, through as many keys as the retry settings allow."""
+    """The list, through as many keys as the pool's retry policy allows."""
     if not pool.base_url:
         raise RefreshError("no base URL")
-    settings = effective_settings(rt, pool.overrides)
-    timeout = (settings["connect_timeout_seconds"], settings["read_timeout_seconds"])
-    attempts = 1 + settings["max_retries"] + settings["max_key_failovers"]
+    settings = rt.pool_settings(pool)
+    retry = settings.retry
     tried: list[int] = []
-    last = ""
-    for _ in range(attempts):
+    while True:
+        pause = retry.backoff()
+        if pause:
+            time.sleep(pause)
         try:
             lease = rt.keypool.acquire(pool.id, ANY_MODEL, exclude=tried)
         except NoKeyAvailable as exc:
             why = exc.message.replace(f"serve {ANY_MODEL}", "list the models", 1)
-            raise RefreshError(f"{last}; {why}" if last else why) from None
+            raise RefreshError(f"{_describe(retry.last)}; {why}" if retry.last else why) from None
         tried.append(lease.key_id)
         verdict, models = _NOT_A_LIST, None  # if we fail ourselves, the key is not charged
         try:
             # This key's own outgoing proxy, as on the proxy path.
             via = dataclasses.replace(pool, proxy_url=rt.proxy_for(pool, lease.key_id))
-            verdict, models = _list_with(rt, via, lease.secret, timeout, page_size)
+            verdict, models = _list_with(rt, via, lease.secret, settings.timeout, page_size)
         finally:
             rt.push(rt.keypool.release(lease, verdict))
         if models is not None:
             return models
-        last = _describe(verdict)
-        if not verdict.retryable or verdict is _NOT_A_LIST:
-            break  # the request is at fault, or the URL: another key would fare no better
-    raise RefreshError(last)
+        if verdict is _NOT_A_LIST:
+            # The URL is at fault, not the key: another key would fare no better.
+            raise RefreshError(_describe(verdict))
+        try:
+            retry = retry.increment(verdict)
+        except RetriesSpent as spent:
+            raise RefreshError(_describe(spent.last)) from None
 
 
 def _list_with(rt: Runtime, pool: PoolInfo, secret: str, timeout: tuple[float, float],

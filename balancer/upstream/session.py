@@ -1,14 +1,67 @@
-"""The one place that talks HTTP to upstreams: sessions, pools, timeouts."""
+"""The one place that talks HTTP to upstreams: sessions, pools, timeouts (``requests``)."""
 from __future__ import annotations
 
 import threading
 from http.cookiejar import DefaultCookiePolicy
-from typing import Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from balancer.upstream.errors import UpstreamError, map_requests_error
+from balancer.upstream.transport import MAX_ERROR_BODY, Transport, UpstreamResponse
+
+
+class RequestsResponse:
+    """A ``requests.Response`` as an ``UpstreamResponse``: library errors mapped once."""
+
+    __slots__ = ("_resp", "status_code", "headers")
+
+    def __init__(self, resp: requests.Response) -> None:
+        self._resp = resp
+        self.status_code: int = resp.status_code
+        self.headers: Mapping[str, str] = resp.headers
+
+    @property
+    def content(self) -> bytes:
+        """The whole body; transport failures as ``UpstreamError``."""
+        try:
+            return self._resp.content
+        except requests.RequestException as exc:
+            raise map_requests_error(exc) from None
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """Upstream bytes as they arrive; transport failures as ``UpstreamError``."""
+        resp = self._resp
+        try:
+            if resp.raw.chunked:
+                # chunk_size=None yields each HTTP chunk the moment it is read.
+                yield from resp.iter_content(chunk_size=None)
+            else:
+                while True:
+                    data = resp.raw.read1(65536)
+                    if not data:
+                        return
+                    yield data
+        except requests.RequestException as exc:
+            raise map_requests_error(exc) from None
+        except (OSError, ValueError, urllib3.exceptions.HTTPError) as exc:
+            # urllib3 errors that requests did not wrap (read1 path).
+            raise map_requests_error(exc) from None
+
+    def read_error_body(self, limit: int = MAX_ERROR_BODY) -> bytes:
+        """Up to ``limit`` bytes of an error answer; errors are small, a broken one is empty."""
+        try:
+            return self._resp.raw.read(limit, decode_content=True) or b""
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            return b""
+        finally:
+            self._resp.close()
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._resp.close()
 
 
 class UpstreamClient:
@@ -54,16 +107,16 @@ class UpstreamClient:
 
     def send(self, pool_id: int, proxy_url: Optional[str], method: str, url: str, *,
              headers: Mapping[str, str], body: Optional[bytes], stream: bool,
-             timeout: tuple[float, float]) -> requests.Response:
+             timeout: tuple[float, float]) -> UpstreamResponse:
         """Send one call; any transport failure raises an ``UpstreamError``.
 
         :param timeout: (connect, read) seconds; read applies between bytes.
         :raises UpstreamError: timeouts, unreachable hosts, broken proxies.
         """
         try:
-            return self.session(pool_id, proxy_url).request(
+            return RequestsResponse(self.session(pool_id, proxy_url).request(
                 method, url, headers=dict(headers), data=body, stream=stream,
-                timeout=timeout, allow_redirects=False)
+                timeout=timeout, allow_redirects=False))
         except requests.RequestException as exc:
             raise map_requests_error(exc) from None
 
@@ -75,4 +128,4 @@ class UpstreamClient:
             self._sessions.clear()
 
 
-__all__ = ["UpstreamClient", "UpstreamError"]
+__all__ = ["RequestsResponse", "Transport", "UpstreamClient", "UpstreamError", "UpstreamResponse"]

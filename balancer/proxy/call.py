@@ -1,0 +1,105 @@
+"""The data of one proxied call: what the client asked, what the attempts did.
+
+At the bottom of ``balancer.proxy``: the route modules build a ``ProxyCall``,
+the attempt loop (``forward``) fills ``Attempts``, and the formats, relay and
+endings read both, without any of them reaching up into the loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from balancer.keypool.outcome import Verdict
+from balancer.keypool.records import Lease, NoKeyAvailable
+from balancer.keypool.retry import RetriesSpent, RetryPolicy
+from balancer.proxy.auth import ANONYMOUS
+from balancer.runtime import ClientInfo
+
+
+@dataclass
+class ProxyCall:
+    """One client request, checked and ready to forward."""
+
+    route: str
+    method: str
+    #: the upstream path: OpenAI format ``chat/completions``; Gemini format
+    #: ``models/gemini-2.5-flash:generateContent`` (under ``api_version``).
+    path: str
+    model: Optional[str]
+    body: Optional[bytes]
+    stream: bool = False
+    #: the client asked for the usage-only chunk itself (OpenAI streams).
+    wants_usage: bool = True
+    client: ClientInfo = ANONYMOUS
+    api_format: str = "openai"
+    api_version: str = "v1beta"
+    #: Gemini streams: "sse" (``alt=sse``) or "array" (the JSON-array framing).
+    framing: str = "sse"
+    #: query parameters for upstream (already checked; never a key).
+    query: dict = field(default_factory=dict)
+    #: headers of the client's that go upstream too (checked by the view).
+    headers: dict = field(default_factory=dict)
+    #: the one key that may serve this call (it owns a file or cache the call uses).
+    pin: Optional["Pin"] = None
+    #: a 2xx with an empty body or ``{}`` is an answer (an upload's middle chunk, a
+    #: delete): for calls that are not generation, whose emptiness means nothing.
+    empty_ok: bool = False
+    #: sees a whole 2xx answer before the client does (see ``Answer``).
+    on_answer: Optional[Callable[["Answer"], Optional[bytes]]] = None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A call only one key can serve, and what ties it to that key."""
+
+    key_id: int
+    #: the resource that lives in that key's project, e.g. ``files/abc``.
+    owner_of: str
+
+    def explain(self, exc: NoKeyAvailable) -> NoKeyAvailable:
+        """The pool's "no key" error, told about this one key and why it matters."""
+        return NoKeyAvailable(exc.status, exc.retry_after,
+                              f"{self.owner_of} belongs to the project of key #{self.key_id}, "
+                              f"and no other key can use it; {exc.message}.")
+
+
+@dataclass
+class Answer:
+    """A whole 2xx answer, shown to ``ProxyCall.on_answer`` before it is sent."""
+
+    key_id: int
+    upstream_headers: Mapping[str, str]
+    parsed: Any
+    #: headers to add to the client's response.
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The last failed attempt, kept to answer with if no key succeeds."""
+
+    verdict: Verdict
+    body: bytes = b""
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass
+class Attempts:
+    """What one request's attempts did so far, and the retry budget left."""
+
+    retry: RetryPolicy
+    #: key ids leased, in order (none is leased twice for one request).
+    tried: list[int] = field(default_factory=list)
+    #: key ids whose attempt failed.
+    failed: list[int] = field(default_factory=list)
+    last: Optional[Failure] = None
+
+    def failed_with(self, lease: Lease, verdict: Verdict, body: bytes = b"") -> bool:
+        """Note a failed attempt; whether the budget allows another."""
+        self.failed.append(lease.key_id)
+        self.last = Failure(verdict, body, (lease.secret,))
+        try:
+            self.retry = self.retry.increment(verdict)
+        except RetriesSpent:
+            return False
+        return True

@@ -1,0 +1,88 @@
+"""The chat path every chat takes, whoever sends it: clients of ``/v1/chat/completions``
+and the admin playground (as its own client). A module without views, so that
+both blueprints can share it.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from flask import Response
+
+from balancer.proxy import chat_native, suffixes
+from balancer.proxy.call import ProxyCall
+from balancer.proxy.endings import reject
+from balancer.proxy.errors import openai_error
+from balancer.proxy.forward import forward
+from balancer.proxy.routing import Route, route_model
+from balancer.proxy.validate import BadRequest, check_model, json_object
+from balancer.runtime import ClientInfo, Runtime
+
+
+def bad_request(rt: Runtime, route: str, exc: BadRequest, client: ClientInfo) -> Response:
+    """A refused OpenAI-format request: its 400 (or 503 when no pool can serve), logged."""
+    code = "model_not_routable" if exc.status == 503 else "invalid_request"
+    return reject(rt, route, openai_error(exc.status, str(exc), param=exc.param, code=code), client)
+
+
+def route_chat(rt: Runtime, requested: str) -> tuple[Route, Optional[str]]:
+    """The pool and model for a request, and a model suffix meant for a Gemini pool.
+
+    A name some pool lists is that model, even if it ends like a suffix.
+    """
+    base, suffix = suffixes.split_unlisted(requested, rt.settings.current, rt.catalog)
+    if suffix is not None:
+        route = route_model(rt.catalog, base)
+        if route.pool.kind == "gemini":
+            return route, suffix
+    return route_model(rt.catalog, requested), None
+
+
+def with_model(body: dict, raw: bytes, route: Route, requested: str,
+                suffix: Optional[str] = None, changed: bool = False) -> bytes:
+    """The body to send: the client's bytes, unless routing renamed the model, a suffix
+    applies or the caller ``changed`` the body; serialised once either way."""
+    if not route.rewrites(requested) and suffix is None and not changed:
+        return raw
+    body["model"] = route.model
+    suffixes.apply_openai(body, suffix)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def serve_chat(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
+    """Check a chat body and forward it: the one path of every chat, whoever sends it
+    (clients here, the admin playground as its own client)."""
+    try:
+        body = json_object(raw)
+        requested = check_model(body.get("model"))
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise BadRequest("'messages' must be a non-empty array.", "messages")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("'stream' must be true or false.", "stream")
+        options = body.get("stream_options")
+        if options is not None and not isinstance(options, dict):
+            raise BadRequest("'stream_options' must be an object.", "stream_options")
+        route, suffix = route_chat(rt, requested)
+        wants_usage = bool((options or {}).get("include_usage"))
+        if suffix in chat_native.NATIVE_SUFFIXES:
+            # Search and image output exist only in Gemini's own API: translate there and back.
+            call = chat_native.native_call(body, route.model, requested, suffix, stream=stream,
+                                           wants_usage=wants_usage, client=client,
+                                           defaults=route.pool.defaults)
+        else:
+            if stream and not wants_usage:
+                # Ask for usage on the client's behalf; the relay hides that chunk again.
+                body["stream_options"] = {**(options or {}), "include_usage": True}
+            defaulted = route.pool.kind == "gemini" and suffix != "-non-thinking" \
+                and route.pool.defaults.apply_compat(body, route.model)
+            raw = with_model(body, raw, route, requested, suffix,
+                              changed=(stream and not wants_usage) or defaulted)
+            call = ProxyCall(route="chat.completions", method="POST", path="chat/completions",
+                             model=route.model, body=raw, stream=stream,
+                             wants_usage=wants_usage, client=client)
+    except BadRequest as exc:
+        return bad_request(rt, "chat.completions", exc, client)
+    return forward(rt, route.pool, call)
+
+
