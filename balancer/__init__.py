@@ -65,8 +65,9 @@ def register_blueprints(app: Flask) -> None:
                                    name=bp.name if index == 0 else f"{bp.name}{index}")
     app.register_blueprint(ops.bp)
     # The admin UI and its JSON: CSRF-protected, unlike the proxy's APIs.
-    from balancer import admin
+    from balancer import admin, stats
     admin.init_app(app)
+    app.register_blueprint(stats.bp, url_prefix="/admin/stats")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from balancer.models.rollup import BINS, BOUNDS_MS, bin_of
-from balancer.stats.histogram import quantile
-from balancer.stats.ranges import PRESETS, RangeError, parse
+from balancer.services.statistics.histogram import quantile
+from balancer.services.statistics.ranges import PRESETS, RangeError, parse
 
 NOW = datetime(2026, 3, 10, 14, 37, 25, tzinfo=timezone.utc)
 

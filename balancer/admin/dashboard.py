@@ -1,10 +1,10 @@
-"""The dashboard: the page; its numbers come live from ``balancer.stats``."""
+"""The dashboard: the page; its numbers come live from the stats blueprint."""
 from __future__ import annotations
 
 from flask import current_app, render_template
 
 from balancer.admin.blueprint import bp
-from balancer.stats import queries
+from balancer.services.statistics import queries
 
 
 @bp.get("/")

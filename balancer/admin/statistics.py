@@ -1,4 +1,4 @@
-"""The statistics page: charts over a chosen time range, served from ``balancer.stats``.
+"""The statistics page: charts over a chosen time range, filled from the stats blueprint.
 
 The page itself is a frame (range picker, filter, empty charts and tables);
 ``static/admin/statistics.js`` fills it from the stats blueprint's JSON and
@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import render_template, url_for
 
 from balancer.admin.blueprint import bp
-from balancer.stats import labels
-from balancer.stats.ranges import DEFAULT_RANGE, PRESETS
+from balancer.services.statistics import labels
+from balancer.services.statistics.ranges import DEFAULT_RANGE, PRESETS
 
 #: The picker's ranges, as people read them.
 RANGE_NAMES = {"1h": "Last hour", "6h": "Last 6 hours", "24h": "Last 24 hours",

@@ -14,8 +14,8 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from balancer.admin import access
-from balancer.stats import charts, queries
-from balancer.stats.ranges import RangeError, Window, parse
+from balancer.services.statistics import charts, queries
+from balancer.services.statistics.ranges import RangeError, Window, parse
 
 bp = Blueprint("stats", __name__)
 # The same guard and headers as the admin pages: this is their data.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from balancer.stats.queries import percentile
+from balancer.services.statistics.queries import percentile
 from tests.conftest import TOKEN
 from tests.fake_upstream import make_key
 

@@ -18,7 +18,7 @@ from balancer.models import ApiKey, KeyModelState, Pool, RequestLog, UsageBucket
 from balancer.models.rollup import BINS, LATENCY_BINS
 from balancer.models.types import from_epoch, utcnow
 from balancer.runtime import Runtime
-from balancer.stats.histogram import add, quantile
+from balancer.services.statistics.histogram import add, quantile
 from balancer.telemetry.record import CLIENT_GONE, SUCCESS
 
 LATEST_ERRORS = 10

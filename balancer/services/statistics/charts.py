@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from balancer.extensions import db
 from balancer.models import UsageBucket, UsageDay, UsageHistogram, UsageHour
 from balancer.models.rollup import BINS, LATENCY_BINS, OUTCOME_COLUMNS, TTFB_BINS
-from balancer.stats import labels
-from balancer.stats.histogram import add, quantile
-from balancer.stats.ranges import RangeError, Window, ceil, floor, iso
+from balancer.services.statistics import labels
+from balancer.services.statistics.histogram import add, quantile
+from balancer.services.statistics.ranges import RangeError, Window, ceil, floor, iso
 from balancer.telemetry.record import CLIENT_GONE, SUCCESS
 
 #: Outcome classes in the order the charts stack them.
