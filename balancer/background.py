@@ -60,6 +60,8 @@ class Services:
         self.last_sync_ok: Optional[float] = None
         #: pool id -> epoch before which a failed model-list refresh is not retried.
         self.models_failed: dict[int, float] = {}
+        #: pools whose missing model list this process already asked for at once.
+        self._models_asked: set[int] = set()
         rt.services = self
 
     # -- lifecycle -------------------------------------------------------
@@ -78,6 +80,7 @@ class Services:
             self.syncer.load_all(db.session)
             db.session.remove()
         self.rt.loaded = True
+        self._want_missing_models()
         if not self.rt.catalog.auth_required:
             log.warning("no client token is configured: the proxy accepts every caller "
                         "(set ALLOWED_TOKENS or MASTER_API_KEY)")
@@ -90,8 +93,7 @@ class Services:
                 ("flusher", self.flush, self._until_flush),
                 ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
                 ("probes", self.probe, self._probe_interval),
-                ("models", self.refresh_models,
-                 lambda: MODELS_CHECK_INTERVAL * random.uniform(0.8, 1.2)),
+                ("models", self.refresh_models, self._until_models),
                 ("housekeeping", self.housekeeping,
                  lambda: HOUSEKEEPING_INTERVAL * random.uniform(0.8, 1.2))):
             t = threading.Thread(target=self._loop, args=(name, fn, interval),
@@ -103,6 +105,7 @@ class Services:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loops and flush everything buffered."""
         self._stop.set()
+        self.rt.models_wanted.set()  # the models round may be waiting for it
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -116,6 +119,31 @@ class Services:
         self.rt.state_changed.wait(FLUSH_INTERVAL)
         self.rt.state_changed.clear()
         return 0.05  # a moment to gather what else changes with it
+
+    def _until_models(self) -> float:
+        """Wait for the next models round: its jittered interval (so that workers started
+        together do not all fetch at once), or less when a pool wants its list now."""
+        self.rt.models_wanted.wait(MODELS_CHECK_INTERVAL * random.uniform(0.8, 1.2))
+        self.rt.models_wanted.clear()
+        return 0.0
+
+    def _want_missing_models(self) -> None:
+        """Ask for a models round now if an enabled pool has a usable key but no model
+        list yet: routing by model name, ``/v1/models`` and the playground need it in
+        the first seconds of a pool's life, not after the first interval. Keys reach a
+        process by every way in (``GEMINI_API_KEYS``, the admin UI, the CLI, another
+        worker) through the load or the sync, so this is asked after both."""
+        pools = [p for p in self.rt.catalog.pools.values()
+                 if p.enabled and not p.models and p.id not in self._models_asked]
+        if not pools:
+            return
+        usable = self.rt.keypool.stats()
+        for pool in pools:
+            if usable.get(pool.id, {}).get("active") \
+                    and self.rt.pool_settings(pool).values.models_refresh_seconds > 0:
+                # Once per pool: if the list cannot be had, the regular rounds try again.
+                self._models_asked.add(pool.id)
+                self.rt.models_wanted.set()
 
     def _loop(self, name: str, fn: Callable[[], None], interval: Callable[[], float]) -> None:
         while not self._stop.wait(interval()):
@@ -167,6 +195,7 @@ class Services:
                 settings_service.load(self.rt)
                 pool_service.load_catalog(self.rt)
                 self.syncer.pull(db.session)
+                self._want_missing_models()
                 if self.rt.limits is not None and self.rt.catalog.limits_apply:
                     usage_share.exchange_clients(self.rt.limits)
                 if self.rt.limits is not None and self.rt.keypool.limits_apply:

@@ -139,6 +139,9 @@ class Runtime:
         self.services = None  # set by background.Services
         #: set when a key changes state: the flusher writes it without waiting.
         self.state_changed = threading.Event()
+        #: set when a pool may need its model list now (it got its first usable key):
+        #: the models round runs without waiting for its interval.
+        self.models_wanted = threading.Event()
         #: which key owns each file and cached content (services/owners.OwnerIndex),
         #: set by create_app: it reads the database, which this module does not.
         self.owners = None
