@@ -12,9 +12,11 @@ Every place a key enters Balancer (``GEMINI_API_KEYS``, the admin paste box and 
   refusing a working key costs more than a warning.
 - What was meant as a key and cannot be one is *malformed*: counted, never echoed, since it may
   be a real key with a typo.
-- Gemini pools read prose too (a log, a ``.env`` file, a message): it is searched for the known
-  shapes only, so no word is ever taken for a key. OpenAI-kind pools read one key per line or
-  whitespace-separated token, and each token that cannot be a key is malformed.
+- Pasted text is read line by line; labels ("groq:") and names ("NAME=") before a key are
+  dropped. Gemini pools read prose too (a log, a message): a line that is not only keys is
+  searched for the known shapes only, so no word is ever taken for a key. OpenAI-kind pools
+  read one key per whitespace-separated token, and each token that cannot be a key is
+  malformed (but for ``#`` comment lines, searched for known shapes only).
 
 Pure: no Flask, no I/O, no logging.
 """
@@ -106,8 +108,10 @@ _HOST_OR_FILE_RE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.[a-z]{2,6}")
 # "Internationalization", "CamelCaseName", "task-force": words, in lower or capitalised case.
 # Each repeat starts with a separator or a capital, so a failed match never backtracks far.
 _WORDS_RE = re.compile(r"[A-Z]?[a-z]+(?:(?:[._-][A-Z]?|[A-Z])[a-z]+)*")
-# "NAME=value" or "name: value" in a .env file or a YAML line: the value is the token.
-_ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*[=:](?=.)")
+# "NAME=value" in a .env file, "name:value": the value is the token.
+_ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*[=:](?=.)")
+# "groq:", "api_key:" before a key on the same line: a label, not a try at a key.
+_LABEL_RE = re.compile(r"[A-Za-z_][0-9A-Za-z_.-]*[=:]")
 
 
 class MalformedKey(ValueError):
@@ -136,7 +140,7 @@ class FoundKeys:
     malformed: int = 0
     #: further copies of a key already found (with or without quotes or spaces around).
     repeats: int = 0
-    _seen: set[str] = field(default_factory=set, repr=False)
+    _seen: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def secrets(self) -> list[str]:
@@ -200,7 +204,7 @@ def check_key(raw: str, kind: str) -> CheckedKey:
         if shape.exact:
             raise MalformedKey(f"starts like a {shape.name} but is not {shape.rule}")
         if len(key) - len(shape.prefix) < shape.min_body:
-            raise MalformedKey(f"too short for a {shape.name} ({shape.rule})")
+            raise MalformedKey(f"too short: {shape.name}s are {shape.rule}")
     reason = _not_a_secret(key)
     if reason:
         raise MalformedKey(reason)
@@ -229,7 +233,7 @@ def find_keys(text: str, kind: str) -> FoundKeys:
 
 
 def _read_gemini_line(found: FoundKeys, line: str) -> None:
-    tokens = list(_tokens(line))
+    tokens = list(_line_tokens(line))
     if tokens and all(family_prefix(t) or _not_a_secret(t) is None for t in tokens):
         # The line is nothing but keys: take each, whatever its shape.
         for token in tokens:
@@ -253,10 +257,7 @@ def _read_openai_line(found: FoundKeys, line: str) -> None:
         # A comment: keys of a known shape in it are taken, its words are not counted.
         _take_known_inside(found, line)
         return
-    for token in _tokens(line):
-        token = clean(_ASSIGNMENT_RE.sub("", token))
-        if not token:
-            continue
+    for token in _line_tokens(line):
         try:
             found.take(check_key(token, OPENAI))
         except MalformedKey:
@@ -288,6 +289,16 @@ def _take_known_inside(found: FoundKeys, text: str) -> bool:
 def _tokens(text: str) -> Iterator[str]:
     for part in _SPLIT_RE.split(text):
         token = clean(part)
+        if token:
+            yield token
+
+
+def _line_tokens(line: str) -> Iterator[str]:
+    """The tokens of a pasted line, without labels ("groq:") and names ("NAME=")."""
+    for token in _tokens(line):
+        if _LABEL_RE.fullmatch(token):
+            continue
+        token = clean(_ASSIGNMENT_RE.sub("", token))
         if token:
             yield token
 

@@ -61,7 +61,7 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
 
 @pytest.mark.parametrize("almost, why", [
     ("AIza" + "x" * 20, "entry 2 cannot be a key: starts like a standard Gemini key"),
-    ("AQ.Ab8RN6LmZ_x", "entry 2 cannot be a key: too short for a Gemini auth key"),
+    ("AQ.Ab8RN6LmZ_x", "entry 2 cannot be a key: too short: Gemini auth keys are AQ. followed by 20 or more"),
     ("my-key", "entry 2 cannot be a key: too short for a key"),
 ])
 def test_a_malformed_key_is_not_echoed_in_the_error(tmp_path, almost, why):

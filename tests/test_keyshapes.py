@@ -71,7 +71,7 @@ def test_a_plausible_key_of_an_unknown_shape_is_taken_without_a_shape(kind, key)
 @pytest.mark.parametrize("kind, raw, why", [
     (GEMINI, "AIza" + "x" * 20, "starts like a standard Gemini key"),
     (GEMINI, AIZA + "Q", "starts like a standard Gemini key"),
-    (GEMINI, "AQ.Ab8RN6Lm", "too short for a Gemini auth key"),
+    (GEMINI, "AQ.Ab8RN6Lm", "too short: Gemini auth keys are AQ. followed by 20"),
     (GEMINI, "not-a-key", "too short"),
     (GEMINI, "my gemini key", "contains spaces"),
     (GEMINI, "https://aistudio.google.com/apikey", "a URL"),
@@ -82,8 +82,8 @@ def test_a_plausible_key_of_an_unknown_shape_is_taken_without_a_shape(kind, key)
     (GEMINI, "GEMINI_API_KEYS_SECONDARY", "a word"),
     (GEMINI, "AIza=Zq8Vn2Lw5Xr7Kp3Ty9Bm4Hc6", "starts like a standard Gemini key"),
     (GEMINI, "key=Zq8Vn2Lw5Xr7Kp3Ty9Bm4Hc6", "has characters keys do not have"),
-    (OPENAI, "sk-Zq8Vn2Lw5Xr7", "too short for a OpenAI-style key"),
-    (OPENAI, "gsk_abc123", "too short for a Groq key"),
+    (OPENAI, "sk-Zq8Vn2Lw5Xr7", "too short: OpenAI-style keys are sk- followed by 20"),
+    (OPENAI, "gsk_abc123", "too short: Groq keys are gsk_ followed by 20"),
     (OPENAI, "Zq8Vn2Lw5Xr7Kp3", "too short"),
     (OPENAI, "pneumonoultramicroscopicsilicovolcanoconiosis", "a word"),
     (OPENAI, "https://api.groq.com/openai/v1", "a URL"),
@@ -128,10 +128,12 @@ def test_gemini_prose_gives_its_known_keys_and_no_words():
 
 
 def test_a_gemini_line_holding_only_keys_takes_each_whatever_its_shape():
-    text = f'{ODD}\n  "{AQ}",\n{AQ}\n{AIZA} {ODD}\nAQ.Ab8RN6-short\n'
+    odd2, odd3 = ODD.replace("gk1", "gk2"), ODD.replace("gk1", "gk3")
+    text = (f'{ODD}\n  "{AQ}",\n{AQ}\n{AIZA} {ODD}\nAQ.Ab8RN6-short\n'
+            f"GEMINI_KEY_2={odd2}\nbackup: {odd3}\n")
     found = find_keys(text, GEMINI)
-    assert found.secrets == [ODD, AQ, AIZA]
-    assert found.unknown == 1 and found.repeats == 2 and found.malformed == 1
+    assert found.secrets == [ODD, AQ, AIZA, odd2, odd3]
+    assert found.unknown == 3 and found.repeats == 2 and found.malformed == 1
 
 
 def test_gemini_prose_takes_known_shapes_only():
@@ -146,7 +148,7 @@ def test_openai_text_is_read_token_by_token():
             f"{keys['openai']}  {keys['project']}\n"
             f"OPENROUTER_API_KEY={keys['openrouter']}\n"
             f"'{keys['xai']}', \"{keys['groq']}\"\n"
-            f"{keys['cerebras']}\n{keys['mistral']}\n{keys['together']}\n{keys['anthropic']}\n"
+            f"cerebras: {keys['cerebras']}\n{keys['mistral']}\n{keys['together']}\n{keys['anthropic']}\n"
             f"{keys['svcacct']}\n"
             f'{{"api_key": "{keys["openai"]}"}}\n'
             f"{ODD}\n"

@@ -58,7 +58,7 @@ def test_auth_keys_never_appear_whole_on_pages_json_answers_or_logs(admin, admin
     proxy = admin_app.test_client()
     chat = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
     seen = []
-    for i in range(6):
+    for _ in range(6):
         for stream in (False, True):
             seen.append(proxy.post("/v1/chat/completions", headers={"Authorization": f"Bearer {TOKEN}"},
                                    json={**chat, "stream": stream}).get_data(as_text=True))
