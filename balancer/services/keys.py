@@ -82,8 +82,6 @@ def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *
                      enabled=enabled, status=KeyStatus.ACTIVE.value, updated_at=utcnow())
         db.session.add(row)
         new_rows.append((row, checked))
-    if not new_rows:
-        return result
     try:
         db.session.flush()
     except sa.exc.IntegrityError:
