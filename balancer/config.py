@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+from balancer import keyshapes
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
-GEMINI_KEY_RE = re.compile(r"AIza[0-9A-Za-z_-]{35}")
+log = logging.getLogger(__name__)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -95,20 +97,24 @@ def parse_database_url(raw: Optional[str]) -> str:
 
 
 def parse_gemini_keys(raw: Optional[str]) -> list[str]:
-    """Keys from GEMINI_API_KEYS, de-duplicated, order kept."""
+    """Keys from GEMINI_API_KEYS, de-duplicated, order kept.
+
+    Standard (``AIza…``) and auth (``AQ.…``) keys are taken; a plausible key of
+    another shape is taken with a warning; anything else stops start-up.
+    """
     keys: list[str] = []
-    for item in split_list(raw):
-        item = item.strip("'\"[]")
-        if not item:
-            continue
-        if not GEMINI_KEY_RE.fullmatch(item):
+    entries = [item for item in split_list(raw) if keyshapes.clean(item)]
+    for number, item in enumerate(entries, 1):
+        try:
+            checked = keyshapes.check_key(item, keyshapes.GEMINI)
+        except keyshapes.MalformedKey as exc:
             # Never echo the value: it may be a real key with a typo.
-            raise ConfigError(
-                "GEMINI_API_KEYS",
-                f"entry {len(keys) + 1} does not look like a Gemini key (AIza followed by 35 characters)",
-            )
-        if item not in keys:
-            keys.append(item)
+            raise ConfigError("GEMINI_API_KEYS", f"entry {number} cannot be a key: {exc}") from None
+        if not checked.known:
+            log.warning("GEMINI_API_KEYS: entry %d %s", number,
+                        keyshapes.unknown_shape_warning(keyshapes.GEMINI))
+        if checked.key not in keys:
+            keys.append(checked.key)
     return keys
 
 

@@ -9,6 +9,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from balancer.keyshapes import clean
+
 
 class SecretBox:
     """Encrypts and decrypts stored secrets with Fernet.
@@ -69,15 +71,24 @@ def fingerprint(secret: str) -> str:
     """SHA-256 hex of a secret: de-duplicates keys without storing them twice.
 
     API keys are long random strings, so a plain hash reveals nothing useful and
-    stays valid when SECRET_KEY changes.
+    stays valid when SECRET_KEY changes. Spaces, quotes and commas a paste puts
+    around a key are not part of it: ``"AQ.…",`` and ``AQ.…`` are one key.
     """
-    return hashlib.sha256(secret.strip().encode()).hexdigest()
+    return hashlib.sha256(clean(secret).encode()).hexdigest()
+
+
+#: from this length on a mask shows seven characters, about a third of the secret at most.
+_MASK_FULL_FROM = 20
 
 
 def mask(secret: str) -> str:
-    """Show a secret as its first four and last three characters: ``AIza…9xQ``."""
-    secret = secret.strip()
-    if len(secret) < 12:
+    """Show a secret as its first four and last three characters: ``AIza…9xQ``, ``AQ.A…x9Q``.
+
+    A shorter secret shows its last two characters at most (five to nineteen characters) or
+    nothing, so no mask ever reveals most of what it hides.
+    """
+    secret = clean(secret)
+    if len(secret) < _MASK_FULL_FROM:
         return "…" + secret[-2:] if len(secret) > 4 else "…"
     return f"{secret[:4]}…{secret[-3:]}"
 

@@ -124,11 +124,14 @@ def auth():
 
 @pytest.fixture
 def keys(rt, app, upstream):
-    """Add n fake Gemini keys to the default pool; ``modes`` scripts some in the fake."""
+    """Add n fake Gemini keys to the default pool; ``modes`` scripts some in the fake.
+
+    ``kind="auth"`` makes auth keys (``AQ.…``) instead of standard ones (``AIza…``).
+    """
     from balancer.services import keys as key_service
 
-    def add(n: int, tag: str = "k", modes=None, group=None) -> list[str]:
-        made = [make_key(tag, i) for i in range(n)]
+    def add(n: int, tag: str = "k", modes=None, group=None, kind=None) -> list[str]:
+        made = [make_key(tag, i, kind=kind) for i in range(n)]
         with app.app_context():
             key_service.add_keys(rt, made, group=group)
         for key, spec in (modes or {}).items():

@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from balancer.extensions import db
+from balancer.models import ApiKey
 from tests.fake_upstream import make_key
 from tests.fake_upstream.catalogue import GEMINI_MODELS, OPENAI_MODELS
 
@@ -47,7 +50,8 @@ def test_import_finds_keys_in_any_text_and_counts_malformed_ones(run):
     a, b = make_key("cli", 3), make_key("cli", 4)
     text = f"prod: {a}\nstaging={b}; old: AIzaTOO-SHORT\n{a}\n"
     result = run("import", "-", input=text)
-    assert result.output.strip() == "2 added, 0 already present, 1 malformed"
+    # The second copy of a is one key already present, as on the keys page.
+    assert result.output.strip() == "2 added, 1 already present, 1 malformed"
 
 
 def test_export_is_masked_unless_revealed_and_round_trips(run, app):
@@ -79,6 +83,44 @@ def test_disable_enable_and_delete(run, rt):
 def test_an_unknown_id_is_a_usage_error(app):
     result = app.test_cli_runner().invoke(args=["keys", "enable", "999"])
     assert result.exit_code == 2 and "no key with id 999" in result.output
+
+
+def test_add_takes_auth_keys_and_shows_them_masked(run, app, rt):
+    aq = [make_key("cli-aq", i, kind="auth") for i in range(2)]
+    result = run("add", aq[0], f"'{aq[1]}',", aq[0], "--label", "studio")
+    assert result.exit_code == 0
+    assert result.output.strip() == "2 added, 1 already present, 0 malformed"
+    assert [r["key"] for r in listed(run)] == [f"{k[:4]}…{k[-3:]}" for k in aq]
+    assert [r["key"][:4] for r in listed(run)] == ["AQ." + k[3] for k in aq]
+    with app.app_context():
+        stored = db.session.scalars(sa.select(ApiKey.secret_encrypted).order_by(ApiKey.id))
+        assert [rt.box.decrypt(token) for token in stored] == aq
+    text = run("list").output + run("list", "--json").output + run("export").output
+    assert all(k not in text and k[:-3] not in text for k in aq)
+
+
+def test_add_takes_a_key_of_an_unknown_shape_with_a_warning(run):
+    result = run("add", "gk1.Zq8Vn2Lw5Xr7Kp3Ty9Bm4Hc6")
+    assert result.exit_code == 0
+    assert result.output.strip() == (
+        "1 added, 0 already present, 0 malformed, 1 of an unknown shape (does not look like a "
+        "standard (AIza…) or auth (AQ.…) Gemini key; added anyway, check it)")
+    assert "gk1.Zq8Vn2Lw5Xr7Kp3Ty9Bm4Hc6" not in run("list").output
+
+
+@pytest.mark.parametrize("arg", ["typo", "AQ.Ab8RN6Lm", "AIzaTOO-SHORT", "https://aistudio.google.com"])
+def test_add_refuses_what_cannot_be_a_key_without_echoing_it(run, arg):
+    result = run("add", arg)
+    assert result.exit_code == 1
+    assert result.output.strip() == "0 added, 0 already present, 1 malformed"
+    assert listed(run) == []
+
+
+def test_import_takes_auth_keys_from_any_text(run):
+    aq = [make_key("cli-imp", i, kind="auth") for i in range(2)]
+    text = f"GEMINI_API_KEYS={aq[0]}\nfrom AI Studio: {aq[1]}.\ncut: AQ.Ab8RN6...\n"
+    assert run("import", "-", input=text).output.strip() == "2 added, 0 already present, 1 malformed"
+    assert [r["key"] for r in listed(run)] == [f"{k[:4]}…{k[-3:]}" for k in aq]
 
 
 # --- flask pools / flask models ---------------------------------------------------
@@ -124,6 +166,17 @@ def test_pools_add_list_edit_delete(cli, upstream):
     result = cli("pools", "delete", "groq-eu", input="y\n")
     assert "and its 1 keys for good?" in result.output and "deleted, with 1 keys" in result.output
     assert set(pools(cli)) == {"gemini"} and listed(lambda *a: cli("keys", *a)) == []
+
+
+def test_an_openai_pool_takes_every_providers_keys(cli, upstream):
+    cli("pools", "add", "mixed", "--kind", "openai", "--base-url", f"{upstream.url}/openai/v1")
+    kinds = ("openai", "project", "svcacct", "openrouter", "anthropic", "xai", "groq",
+             "cerebras", "mistral", "together")
+    made = [make_key("cli-mix", 0, kind=kind) for kind in kinds]
+    result = cli("keys", "add", *made, "sk-short", "--pool", "mixed")
+    assert result.output.strip() == "10 added, 0 already present, 1 malformed"
+    listed_keys = [r["key"] for r in listed(lambda *a: cli("keys", *a))]
+    assert listed_keys == [f"{k[:4]}…{k[-3:]}" for k in made]
 
 
 @pytest.mark.parametrize("args, words", [

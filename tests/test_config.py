@@ -1,6 +1,8 @@
 """Process configuration: defaults, parsing, and errors that name the variable."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import stat
 
@@ -57,11 +59,56 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     assert str(err.value).startswith(name)
 
 
-def test_a_malformed_key_is_not_echoed_in_the_error(tmp_path):
-    almost = "AIza" + "x" * 20
+@pytest.mark.parametrize("almost, why", [
+    ("AIza" + "x" * 20, "entry 2 cannot be a key: starts like a standard Gemini key"),
+    ("AQ.Ab8RN6LmZ_x", "entry 2 cannot be a key: too short: Gemini auth keys are AQ. followed by 20 or more"),
+    ("my-key", "entry 2 cannot be a key: too short for a key"),
+])
+def test_a_malformed_key_is_not_echoed_in_the_error(tmp_path, almost, why):
     with pytest.raises(ConfigError) as err:
-        config(tmp_path, GEMINI_API_KEYS=almost)
+        config(tmp_path, GEMINI_API_KEYS=f"{make_key('cfg', 2)},{almost}")
     assert almost not in str(err.value)
+    assert str(err.value).startswith(f"GEMINI_API_KEYS: {why}")
+
+
+def test_auth_keys_start_balancer_beside_standard_ones(tmp_path):
+    aq, aiza = make_key("cfg", 0, kind="auth"), make_key("cfg", 3)
+    cfg = config(tmp_path, GEMINI_API_KEYS=f"{aq}, \"{aiza}\"\n'{aq}'")
+    assert cfg.GEMINI_API_KEYS == [aq, aiza]
+
+
+def test_a_key_of_an_unknown_shape_is_taken_with_a_warning(tmp_path, caplog):
+    odd = "gk1.Zq8Vn2Lw5Xr7Kp3Ty9Bm4Hc6"
+    with caplog.at_level(logging.WARNING, logger="balancer.config"):
+        cfg = config(tmp_path, GEMINI_API_KEYS=f"{make_key('cfg', 0, kind='auth')} {odd}")
+    assert cfg.GEMINI_API_KEYS[1] == odd
+    assert caplog.messages == [
+        "GEMINI_API_KEYS: entry 2 does not look like a standard (AIza…) or auth (AQ.…) Gemini key; "
+        "added anyway, check it"]
+
+
+def test_auth_keys_from_the_environment_are_stored_and_shown_masked(make_app, caplog):
+    from balancer.services import keys as key_service
+    from balancer.services.pools import ensure_default_pool
+    aq = [make_key("env", i, kind="auth") for i in range(2)]
+    app = make_app(GEMINI_API_KEYS=",".join(aq))
+    rt = app.extensions["balancer"]
+    with caplog.at_level(logging.INFO):
+        rt.services.bootstrap()
+    with app.app_context():
+        rows = key_service.list_keys()
+        assert [r["key"] for r in rows] == [f"{k[:4]}…{k[-3:]}" for k in aq]
+        assert [r["label"] for r in rows] == ["env", "env"]
+        assert all(k not in json.dumps(rows) for k in aq)
+        pool_id = ensure_default_pool().id
+    assert rt.keypool.acquire(pool_id, "gemini-2.5-flash").secret in aq
+    assert "GEMINI_API_KEYS: 2 added" in caplog.text
+    assert all(k not in caplog.text for k in aq)
+    # A second start adds nothing twice.
+    again = make_app(GEMINI_API_KEYS=",".join(aq))
+    again.extensions["balancer"].services.bootstrap()
+    with again.app_context():
+        assert len(key_service.list_keys()) == 2
 
 
 def test_socks_proxies_are_accepted(tmp_path):

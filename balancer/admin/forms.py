@@ -23,11 +23,14 @@ class LoginForm(FlaskForm):
 
 
 class AddKeysForm(FlaskForm):
-    """Keys pasted as any text: found by pattern, de-duplicated."""
+    """Keys pasted as any text, read by the pool kind's rules (keyshapes), de-duplicated."""
 
     text = TextAreaField("Paste keys", validators=[DataRequired("Paste some text with keys in it.")],
-                         description="Any text: one key a line, a list, a .env file, a log... "
-                                     "Keys are found by their pattern.",
+                         description="Gemini pools: any text (one key a line, a .env file, a "
+                                     "log...); standard (AIza…) and auth (AQ.…) keys are found "
+                                     "in it, and a line holding only a key of another shape is "
+                                     "added with a warning. OpenAI-compatible pools: one key a "
+                                     "line or separated by spaces.",
                          render_kw={"rows": 5, "spellcheck": "false", "autocomplete": "off"})
     pool = SelectField("Pool", coerce=int)
     label = StringField("Label", validators=[Optional(), Length(max=128)],
@@ -41,7 +44,8 @@ class ImportKeysForm(FlaskForm):
     """A JSON export (or any text file) with keys."""
 
     file = FileField("Key file", validators=[FileRequired("Choose a file.")],
-                     description="Our JSON export with the keys revealed, or any text file.")
+                     description="Our JSON export with the keys revealed, or any text file "
+                                 "(read as a paste is).")
     pool = SelectField("Pool", coerce=int)
     submit = SubmitField("Import")
 

@@ -71,18 +71,14 @@ def keys_add():
     if not add_form.validate_on_submit():
         return _index(add_form, import_form, 400)
     pool = db.session.get(Pool, add_form.pool.data)
-    found, malformed = key_service.find_keys(add_form.text.data, pool.kind)
-    if not found:
+    result = key_service.import_text(_rt(), add_form.text.data, pool,
+                                     label=add_form.label.data or None,
+                                     group=add_form.group.data or None)
+    if not result.added and not result.duplicates:
         add_form.text.errors = [f"No {pool.kind} key found in the text"
-                                + (f" ({malformed} malformed)." if malformed else ".")]
+                                + (f" ({result.malformed} malformed)." if result.malformed else ".")]
         return _index(add_form, import_form, 400)
-    result = key_service.add_keys(_rt(), found, pool, label=add_form.label.data or None,
-                                  group=add_form.group.data or None)
-    result.malformed += malformed
-    # A key pasted twice is a duplicate too, though find_keys kept it once.
-    result.duplicates += sum(add_form.text.data.count(key) - 1 for key in found)
-    flash(f"Keys for pool {pool.name}: {result.summary()}.",
-          "success" if result.added else "warning")
+    flash(f"Keys for pool {pool.name}: {result.summary()}.", _category(result))
     return redirect(url_for("admin.keys"))
 
 
@@ -101,8 +97,13 @@ def keys_import():
     if not result.added and not result.duplicates:
         import_form.file.errors = [f"No key found in the file ({result.summary()})."]
         return _index(add_form, import_form, 400)
-    flash(f"Import into pool {pool.name}: {result.summary()}.", "success")
+    flash(f"Import into pool {pool.name}: {result.summary()}.", _category(result))
     return redirect(url_for("admin.keys"))
+
+
+def _category(result: key_service.AddResult) -> str:
+    """A summary with nothing added, or with a warning in it, is shown as a warning."""
+    return "success" if result.added and not (result.unknown or result.notes) else "warning"
 
 
 @bp.get("/keys/export")

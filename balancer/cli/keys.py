@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from balancer import keyshapes
 from balancer.cli.common import _pool, _rt
 from balancer.services import key_ops
 from balancer.services import keys as key_service
@@ -20,11 +21,10 @@ keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 @click.option("--group", help="Quota group (Google project): a rate limit cools all its keys.")
 @click.option("--pool", "pool_name", help="Pool name (default: the default pool).")
 def add(keys, label, group, pool_name):
-    """Add one or more keys."""
+    """Add one or more keys (a key of an unknown shape is added with a warning)."""
     pool = _pool(pool_name)
-    found, malformed = key_service.find_keys(" ".join(keys), pool.kind)
-    result = key_service.add_keys(_rt(), found, pool, label=label, group=group)
-    result.malformed += malformed
+    found = keyshapes.check_keys(keys, pool.kind)
+    result = key_service.add_found(_rt(), found, pool, label=label, group=group)
     click.echo(result.summary())
     if not result.added and not result.duplicates:
         sys.exit(1)

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Optional
 
 import sqlalchemy as sa
 
-from balancer.config import GEMINI_KEY_RE
+from balancer import keyshapes
 from balancer.crypto import fingerprint, mask
 from balancer.extensions import db
 from balancer.keypool.days import pacific_day
@@ -21,11 +20,6 @@ from balancer.runtime import Runtime
 from balancer.services import audit
 from balancer.services.pools import ensure_default_pool
 
-#: Anything that starts like a Gemini key; those that fail the full pattern
-#: are reported as malformed rather than silently ignored.
-_KEYISH_RE = re.compile(r"AIza[0-9A-Za-z_\-]*")
-_OPENAI_KEY_RE = re.compile(r"\b(?:sk|gsk|csk)-[A-Za-z0-9_\-]{16,}")
-
 
 @dataclass
 class AddResult:
@@ -34,42 +28,50 @@ class AddResult:
     added: list[int] = field(default_factory=list)
     duplicates: int = 0
     malformed: int = 0
+    #: keys of no known shape among those added (taken with a warning).
+    unknown: int = 0
+    #: the kind of the pool they went to: it decides the warning's words.
+    kind: str = keyshapes.GEMINI
+    #: words of caution about some keys added (an auth key on an OpenAI-kind pool).
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: AddResult) -> None:
+        """Count in what another add did."""
+        self.added.extend(other.added)
+        self.duplicates += other.duplicates
+        self.malformed += other.malformed
+        self.unknown += other.unknown
+        self.notes.extend(n for n in other.notes if n not in self.notes)
 
     def summary(self) -> str:
         """One line for people."""
-        return (f"{len(self.added)} added, {self.duplicates} already present, "
+        line = (f"{len(self.added)} added, {self.duplicates} already present, "
                 f"{self.malformed} malformed")
-
-
-def find_keys(text: str, kind: str = "gemini") -> tuple[list[str], int]:
-    """Keys found in any text by their pattern, de-duplicated; plus malformed count."""
-    found: list[str] = []
-    malformed = 0
-    if kind == "gemini":
-        for match in _KEYISH_RE.finditer(text):
-            candidate = match.group(0)
-            if GEMINI_KEY_RE.fullmatch(candidate):
-                if candidate not in found:
-                    found.append(candidate)
-            else:
-                malformed += 1
-    else:
-        for match in _OPENAI_KEY_RE.finditer(text):
-            if match.group(0) not in found:
-                found.append(match.group(0))
-    return found, malformed
+        if self.unknown:
+            line += (f", {self.unknown} of an unknown shape "
+                     f"({keyshapes.unknown_shape_warning(self.kind)})")
+        return "; ".join([line, *self.notes])
 
 
 def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *,
              label: Optional[str] = None, group: Optional[str] = None,
              tags: Optional[list] = None, enabled: bool = True) -> AddResult:
-    """Store new keys encrypted; keys already in the pool are counted, not re-added."""
+    """Store new keys encrypted; keys already in the pool are counted, not re-added.
+
+    Each secret is checked for the pool's kind (``keyshapes.check_key``): what cannot be
+    a key is counted as malformed, a key of an unknown shape is added and counted.
+    """
     pool = pool or ensure_default_pool()
-    result = AddResult()
+    result = AddResult(kind=pool.kind)
     existing = set(db.session.scalars(sa.select(ApiKey.fingerprint).where(ApiKey.pool_id == pool.id)))
-    new_rows = []
-    for secret in secrets:
-        secret = secret.strip()
+    new_rows: list[tuple[ApiKey, keyshapes.CheckedKey]] = []
+    for raw in secrets:
+        try:
+            checked = keyshapes.check_key(raw, pool.kind)
+        except keyshapes.MalformedKey:
+            result.malformed += 1
+            continue
+        secret = checked.key
         fp = fingerprint(secret)
         if fp in existing:
             result.duplicates += 1
@@ -79,28 +81,34 @@ def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *
                      display=mask(secret), label=label, group_name=group, tags=list(tags or []),
                      enabled=enabled, status=KeyStatus.ACTIVE.value, updated_at=utcnow())
         db.session.add(row)
-        new_rows.append((row, secret))
+        new_rows.append((row, checked))
     try:
         db.session.flush()
     except sa.exc.IntegrityError:
         # Another process added some of the same keys meanwhile: add one by one.
         db.session.rollback()
-        return _add_one_by_one(rt, [s for _, s in new_rows], pool, label, group, tags, enabled, result)
+        result.merge(_add_one_by_one(rt, [c.key for _, c in new_rows], pool, label, group, tags,
+                                     enabled))
+        return result
     for row, _ in new_rows:
         db.session.add(KeyEvent(key_id=row.id, event="add", reason=label))
     db.session.commit()
     audit.record_keys("key_add", [row.id for row, _ in new_rows], f"pool {pool.name}")
-    for row, secret in new_rows:
+    for row, checked in new_rows:
         result.added.append(row.id)
-        rt.keypool.upsert_key(_record(row, secret))
+        if not checked.known:
+            result.unknown += 1
+        elif checked.shape.caution and checked.shape.caution not in result.notes:
+            result.notes.append(checked.shape.caution)
+        rt.keypool.upsert_key(_record(row, checked.key))
     return result
 
 
-def _add_one_by_one(rt, secrets, pool, label, group, tags, enabled, result: AddResult) -> AddResult:
+def _add_one_by_one(rt, secrets, pool, label, group, tags, enabled) -> AddResult:
+    result = AddResult(kind=pool.kind)
     for secret in secrets:
-        one = add_keys(rt, [secret], pool, label=label, group=group, tags=tags, enabled=enabled)
-        result.added.extend(one.added)
-        result.duplicates += one.duplicates
+        result.merge(add_keys(rt, [secret], pool, label=label, group=group, tags=tags,
+                              enabled=enabled))
     return result
 
 
@@ -111,6 +119,18 @@ def _record(row: ApiKey, secret: str) -> KeyRecord:
     return rec
 
 
+def add_found(rt: Runtime, found: keyshapes.FoundKeys, pool: Optional[Pool] = None, *,
+              label: Optional[str] = None, group: Optional[str] = None) -> AddResult:
+    """Add the keys ``keyshapes`` found; its malformed entries and repeats are counted in.
+
+    A key given twice is one key: its further copies count as already present.
+    """
+    result = add_keys(rt, found.secrets, pool, label=label, group=group)
+    result.malformed += found.malformed
+    result.duplicates += found.repeats
+    return result
+
+
 def import_env_keys(rt: Runtime) -> AddResult:
     """GEMINI_API_KEYS into the default pool; a restart re-adds nothing."""
     if not rt.config.GEMINI_API_KEYS:
@@ -118,29 +138,30 @@ def import_env_keys(rt: Runtime) -> AddResult:
     return add_keys(rt, rt.config.GEMINI_API_KEYS, ensure_default_pool(), label="env")
 
 
-def import_text(rt: Runtime, text: str, pool: Optional[Pool] = None) -> AddResult:
-    """Our JSON export, or any text in which keys are found by their pattern."""
+def import_text(rt: Runtime, text: str, pool: Optional[Pool] = None, *,
+                label: Optional[str] = None, group: Optional[str] = None) -> AddResult:
+    """Our JSON export, or any text read by the pool kind's rules (``keyshapes.find_keys``).
+
+    ``label`` and ``group`` go to keys found in text, and to exported keys that carry none.
+    """
     pool = pool or ensure_default_pool()
     try:
         doc = json.loads(text)
     except ValueError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
-        result = AddResult()
+        result = AddResult(kind=pool.kind)
         for item in doc["keys"]:
             secret = item.get("key") if isinstance(item, dict) else None
-            if not isinstance(secret, str) or "…" in secret:
-                result.malformed += 1  # masked exports cannot be imported back
+            if not isinstance(secret, str):
+                result.malformed += 1
                 continue
-            one = add_keys(rt, [secret], pool, label=item.get("label"), group=item.get("group"),
-                           tags=item.get("tags") or [], enabled=bool(item.get("enabled", True)))
-            result.added.extend(one.added)
-            result.duplicates += one.duplicates
+            # A masked export ("AIza…9xQ") holds no key: check_key finds it malformed.
+            result.merge(add_keys(rt, [secret], pool, label=item.get("label") or label,
+                                  group=item.get("group") or group, tags=item.get("tags") or [],
+                                  enabled=bool(item.get("enabled", True))))
         return result
-    found, malformed = find_keys(text, pool.kind)
-    result = add_keys(rt, found, pool)
-    result.malformed += malformed
-    return result
+    return add_found(rt, keyshapes.find_keys(text, pool.kind), pool, label=label, group=group)
 
 
 def export(rt: Runtime, reveal: bool = False) -> dict:

@@ -4,11 +4,17 @@ Upstream messages echo keys back ("Consumer 'api_key:AIzaSy...' has been
 suspended", "Incorrect API key provided: sk-VKMIs***...wjh3"), and library
 errors may carry a URL. Anything that goes to a log, the database, the admin
 UI or a client passes through :func:`redact` first.
+
+Keys without a prefix (Mistral's, Together's) have no pattern here: 32 hex
+characters are as often a request id. They are removed by value, as the
+``secrets`` of :func:`redact` (the key the call was made with).
 """
 from __future__ import annotations
 
 import re
 from typing import Iterable
+
+from balancer.keyshapes import clean, family_prefix
 
 #: What a redacted credential turns into when nothing better is known.
 REDACTED = "[redacted]"
@@ -31,11 +37,18 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]+:[^/\s@]*@"), r"\1" + REDACTED + "@"),
     # Gemini / Google API keys, whole ("AIza" + 35) or truncated ("AIzaSy...").
     (re.compile(_START + r"AIza[0-9A-Za-z_-]*" + _TAIL), "AIza…"),
-    # OpenAI-style keys, also project/service ones and masked forms.
+    # Gemini auth keys, whole ("AQ." + 20 or more) or truncated ("AQ.Ab8RN6...", "AQ.A…x9Q").
+    # Two characters after "AQ.", or one and a tail, so "AQ. Next" stays; dotted parts
+    # go too, since the charset of auth keys is not published, but a final full stop stays.
+    (re.compile(_START + r"AQ\.(?=[0-9A-Za-z_-]{2}|[0-9A-Za-z_-]?(?:\*|\.\.|…))"
+                r"[0-9A-Za-z_-]*(?:\.[0-9A-Za-z_-]+)*" + _TAIL), "AQ.…"),
+    # OpenAI-style keys: sk-proj-, sk-svcacct-, sk-or-v1- (OpenRouter), sk-ant- (Anthropic),
+    # and masked forms.
     (re.compile(_START + r"sk-[0-9A-Za-z_-]{2,}" + _TAIL), "sk-…"),
-    # Groq and xAI keys.
+    # Groq, xAI and Cerebras keys.
     (re.compile(_START + r"gsk_[0-9A-Za-z]{8,}" + _TAIL), "gsk_…"),
     (re.compile(_START + r"xai-[0-9A-Za-z]{8,}" + _TAIL), "xai-…"),
+    (re.compile(_START + r"csk-[0-9A-Za-z]{8,}" + _TAIL), "csk-…"),
     # Bearer tokens anywhere; Basic credentials only in an Authorization header
     # ("Basic information" is English). Under 8 characters is a word ("Bearer
     # auth"), not a token.
@@ -55,10 +68,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def _mask(secret: str) -> str:
     """The placeholder for a known secret: its family prefix at most, never its tail."""
-    for prefix in ("AIza", "sk-", "gsk_", "xai-"):
-        if secret.startswith(prefix):
-            return prefix + "…"
-    return REDACTED
+    prefix = family_prefix(secret)
+    return prefix + "…" if prefix else REDACTED
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -67,12 +78,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     :param text: any message; ``None`` or non-strings are converted with ``str``.
     :param secrets: exact values to remove (e.g. the key the call was made
         with), longest first; values shorter than 6 characters are ignored.
-    :returns: the text with ``AIza…``, ``sk-…`` or ``[redacted]`` in place of
-        credentials.
+    :returns: the text with ``AIza…``, ``AQ.…``, ``sk-…`` (or another family
+        prefix) or ``[redacted]`` in place of credentials.
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    known = sorted({s.strip() for s in secrets if isinstance(s, str)}, key=len, reverse=True)
+    known = sorted({clean(s) for s in secrets if isinstance(s, str)}, key=len, reverse=True)
     for secret in known:
         if len(secret) >= _MIN_SECRET_LEN and secret in text:
             text = text.replace(secret, _mask(secret))
