@@ -16,6 +16,7 @@ from .wire import (
     SSE_TYPE,
     Call,
     Reply,
+    auth_key_malformed,
     dumps_google,
     dumps_pretty,
     stream,
@@ -210,8 +211,15 @@ class NativeFlavour(Flavour):
         return Reply(200, dumps_pretty(obj) + b"\n", _headers())
 
     def auth_error(self, call: Call) -> Optional[Reply]:
-        """403 without a key; 401 for a key sent as a Bearer token (that is for OAuth)."""
-        if call.key_via == "bearer":
+        """Refuse what Google refuses before it looks at the body.
+
+        Two credentials (header and ``?key=``, or a Bearer token beside a key) get 400; an
+        API key as a Bearer token gets 401 (that header is for OAuth), as does a malformed
+        ``AQ.`` auth key; no key at all gets 403. Well-formed auth keys pass like ``AIza`` keys.
+        """
+        if call.credentials > 1:
+            return self._error(call, gerr.multiple_credentials())
+        if call.key_via == "bearer" or auth_key_malformed(call.key):
             return self._error(call, gerr.bearer_not_oauth())
         if not call.key:
             return self._error(call, gerr.unregistered_caller())

@@ -12,7 +12,7 @@ from . import catalogue
 from . import google_errors as gerr
 from .behaviours import Script, normalise_model
 from .openai_common import OpenAIShaped
-from .wire import GOOGLE_HEADERS, JSON_TYPE, Call, Headers, Reply, dumps
+from .wire import GOOGLE_HEADERS, JSON_TYPE, Call, Headers, Reply, dumps, is_auth_key
 
 # Top-level body keys the layer accepts; anything else (e.g. "google") is a 400.
 _CHAT_FIELDS = frozenset(
@@ -79,8 +79,14 @@ class CompatFlavour(OpenAIShaped):
         return Reply(status, dumps([body]), self.headers(JSON_TYPE), mode)
 
     def auth_error(self, call: Call) -> Optional[Reply]:
-        """No key at all: the same 403 as the native API (wrapped)."""
-        return None if call.key else self.error(call, gerr.unregistered_caller())
+        """No key: 403; two credentials: 400; an ``AQ.`` auth key: 401 (this layer refuses them)."""
+        if not call.key:
+            return self.error(call, gerr.unregistered_caller())
+        if call.credentials > 1:
+            return self.error(call, gerr.multiple_credentials())
+        if is_auth_key(call.key):
+            return self.error(call, gerr.bearer_not_oauth())
+        return None
 
     def bad_json(self, call: Call, detail: str) -> Reply:
         """400 INVALID_ARGUMENT (wrapped)."""
