@@ -34,6 +34,7 @@ TIME = {
     },
 }
 TOOLS = [{"functionDeclarations": [WEATHER, TIME]}]
+RETRY_LEVEL = "Please retry with other thinking level."
 MISSING_SIGNATURE = (
     "Function call is missing a thought_signature in functionCall parts. This is required for "
     "tools to work correctly, and missing thought_signature may lead to degraded model "
@@ -91,8 +92,13 @@ def refusal(response, status=400):
 def results_for(calls, output="sunny"):
     """A user Content answering each call (echoing its id when it had one)."""
     parts = [
-        {"functionResponse": {**({"id": c["id"]} if "id" in c else {}), "name": c["name"],
-                              "response": {"output": output}}}
+        {
+            "functionResponse": {
+                **({"id": c["id"]} if "id" in c else {}),
+                "name": c["name"],
+                "response": {"output": output},
+            }
+        }
         for c in calls
     ]
     return {"role": "user", "parts": parts}
@@ -125,11 +131,16 @@ def test_a_refused_keyword_in_parameters_is_a_400_naming_its_place(fake, key, ke
     tools = [{"functionDeclarations": [WEATHER, bad]}]
     error = refusal(generate(fake, key, {"contents": [user("hi")], "tools": tools}))
     where = "tools[0].function_declarations[1].parameters"
-    text = f"Invalid JSON payload received. Unknown name \"{keyword}\" at '{where}': Cannot find field."
+    text = (
+        f"Invalid JSON payload received. Unknown name \"{keyword}\" at '{where}': "
+        "Cannot find field."
+    )
     assert error["status"] == "INVALID_ARGUMENT" and error["message"] == text
     assert error["details"] == [
-        {"@type": "type.googleapis.com/google.rpc.BadRequest",
-         "fieldViolations": [{"field": where, "description": text}]}
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": where, "description": text}],
+        }
     ]
 
 
@@ -146,12 +157,21 @@ def test_nested_refusals_each_get_a_line_and_a_violation(fake, key):
     error = refusal(generate(fake, key, {"contents": [user("hi")], "tools": tools}))
     base = "tools[1].function_declarations[0].parameters"
     fields = [v["field"] for v in error["details"][0]["fieldViolations"]]
-    assert fields == [f"{base}.properties[1].value.items.any_of[0]", f"{base}.properties[2].value.enum[0]"]
+    assert fields == [
+        f"{base}.properties[1].value.items.any_of[0]",
+        f"{base}.properties[2].value.enum[0]",
+    ]
     assert error["message"].count("\n") == 1 and "(TYPE_STRING), 1" in error["message"]
 
 
 def test_parameters_json_schema_takes_json_schema_and_snake_case_is_accepted(fake, key):
-    tools = [{"function_declarations": [{"name": "get_time", "parameters_json_schema": TIME["parametersJsonSchema"]}]}]
+    tools = [
+        {
+            "function_declarations": [
+                {"name": "get_time", "parameters_json_schema": TIME["parametersJsonSchema"]}
+            ]
+        }
+    ]
     call = parts_of(generate(fake, key, {"contents": [user("time?")], "tools": tools}))[0]
     assert call["functionCall"]["args"] == {"zone": "UTC"}
 
@@ -169,12 +189,21 @@ def test_invalid_function_names_are_refused(fake, key, name):
 
 def test_tool_config_is_checked(fake, key):
     def config(**calling):
-        body = {"contents": [user("hi")], "tools": TOOLS,
-                "toolConfig": {"functionCallingConfig": calling}}
+        body = {
+            "contents": [user("hi")],
+            "tools": TOOLS,
+            "toolConfig": {"functionCallingConfig": calling},
+        }
         return generate(fake, key, body)
 
-    assert "allowed_function_names" in refusal(config(mode="AUTO", allowedFunctionNames=["get_time"]))["message"]
-    assert "`nope` is not declared" in refusal(config(mode="ANY", allowedFunctionNames=["nope"]))["message"]
+    assert (
+        "allowed_function_names"
+        in refusal(config(mode="AUTO", allowedFunctionNames=["get_time"]))["message"]
+    )
+    assert (
+        "`nope` is not declared"
+        in refusal(config(mode="ANY", allowedFunctionNames=["nope"]))["message"]
+    )
     assert "FunctionCallingConfig.Mode" in refusal(config(mode="SOMETIMES"))["message"]
     lonely = {"contents": [user("hi")], "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
     assert refusal(generate(fake, key, lonely))["message"] == (
@@ -192,7 +221,9 @@ def test_the_model_calls_the_first_function_with_a_minimal_instance_of_its_schem
     (part,) = candidate["content"]["parts"]
     call = part["functionCall"]
     assert (call["name"], call["args"]) == ("get_weather", {"city": "", "days": 1})
-    assert call["id"].startswith("call_") and signatures.verdict(part["thoughtSignature"]) == "valid"
+    assert (
+        call["id"].startswith("call_") and signatures.verdict(part["thoughtSignature"]) == "valid"
+    )
 
 
 def test_naming_functions_asks_for_parallel_calls_signed_once(fake, key):
@@ -218,7 +249,11 @@ def test_gemini_2_5_calls_carry_no_id(fake, key):
     ],
 )
 def test_modes_decide_what_may_be_called(fake, key, calling, expected):
-    body = {"contents": [user("hello")], "tools": TOOLS, "toolConfig": {"functionCallingConfig": calling}}
+    body = {
+        "contents": [user("hello")],
+        "tools": TOOLS,
+        "toolConfig": {"functionCallingConfig": calling},
+    }
     parts = parts_of(generate(fake, key, body))
     if expected is None:
         assert parts[0]["text"] == "Echo: hello" and "functionCall" not in parts[0]
@@ -229,9 +264,17 @@ def test_modes_decide_what_may_be_called(fake, key, calling, expected):
 def test_function_results_get_a_text_answer_quoting_them(fake, key):
     contents, _ = round_trip(fake, key, FLASH25, "get_weather and get_time")
     parts = parts_of(generate(fake, key, {"contents": contents, "tools": TOOLS}, FLASH25))
-    assert parts == [{"text": 'Function results: get_weather -> {"output":"sunny"}; '
-                              'get_time -> {"output":"sunny"}'}]
-    forced = {"contents": contents, "tools": TOOLS, "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
+    assert parts == [
+        {
+            "text": 'Function results: get_weather -> {"output":"sunny"}; '
+            'get_time -> {"output":"sunny"}'
+        }
+    ]
+    forced = {
+        "contents": contents,
+        "tools": TOOLS,
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
+    }
     again = parts_of(generate(fake, key, forced, FLASH25))
     assert [p["functionCall"]["name"] for p in again] == ["get_weather", "get_time"]
 
@@ -264,13 +307,19 @@ def test_gemini_3_checks_the_signature_of_each_current_step(fake, key):
     bare = json.loads(json.dumps(contents))
     del bare[1]["parts"][0]["thoughtSignature"]
     error = refusal(generate(fake, key, {"contents": bare, "tools": TOOLS}))
-    assert error == {"code": 400, "status": "INVALID_ARGUMENT",
-                     "message": MISSING_SIGNATURE.format(name="get_weather", position=2)}
-    for forged, status in [("AAAA", 400), (base64.b64encode(b"x" * 27).decode(), 400),
-                           ("skip_thought_signature_validator", 200),
-                           ("context_engineering_is_the_way_to_go", 200),
-                           (base64.b64encode(b"skip_thought_signature_validator").decode(), 200),
-                           (model_turn["parts"][0]["thoughtSignature"], 200)]:
+    assert error == {
+        "code": 400,
+        "status": "INVALID_ARGUMENT",
+        "message": MISSING_SIGNATURE.format(name="get_weather", position=2),
+    }
+    for forged, status in [
+        ("AAAA", 400),
+        (base64.b64encode(b"x" * 27).decode(), 400),
+        ("skip_thought_signature_validator", 200),
+        ("context_engineering_is_the_way_to_go", 200),
+        (base64.b64encode(b"skip_thought_signature_validator").decode(), 200),
+        (model_turn["parts"][0]["thoughtSignature"], 200),
+    ]:
         bare[1]["parts"][0]["thoughtSignature"] = forged
         response = generate(fake, key, {"contents": bare, "tools": TOOLS})
         assert response.status_code == status, forged
@@ -296,10 +345,16 @@ def test_only_the_current_turn_is_checked_and_positions_count_contents(fake, key
 def test_gemini_2_5_signs_only_when_thinking_and_never_checks(fake, key):
     thinking = parts_of(generate(fake, key, {"contents": [user("hi")], "tools": TOOLS}, FLASH25))
     assert signatures.verdict(thinking[0]["thoughtSignature"]) == "valid"
-    off = {"contents": [user("hi")], "tools": TOOLS,
-           "generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}
+    off = {
+        "contents": [user("hi")],
+        "tools": TOOLS,
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 0}},
+    }
     assert "thoughtSignature" not in parts_of(generate(fake, key, off, FLASH25))[0]
-    assert "thoughtSignature" not in parts_of(generate(fake, key, {"contents": [user("hi")]}, FLASH25))[0]
+    assert (
+        "thoughtSignature"
+        not in parts_of(generate(fake, key, {"contents": [user("hi")]}, FLASH25))[0]
+    )
     contents, _ = round_trip(fake, key, FLASH25)
     del contents[1]["parts"][0]["thoughtSignature"]
     assert generate(fake, key, {"contents": contents, "tools": TOOLS}, FLASH25).status_code == 200
@@ -307,7 +362,10 @@ def test_gemini_2_5_signs_only_when_thinking_and_never_checks(fake, key):
 
 def test_gemini_3_text_answers_are_signed_on_their_last_part(fake, key):
     parts = parts_of(generate(fake, key, {"contents": [user("hi")]}, PRO3))
-    assert parts[-1]["text"] == "Echo: hi" and signatures.verdict(parts[-1]["thoughtSignature"]) == "valid"
+    assert (
+        parts[-1]["text"] == "Echo: hi"
+        and signatures.verdict(parts[-1]["thoughtSignature"]) == "valid"
+    )
 
 
 # -- structured output and thinking ----------------------------------------------------------
@@ -321,28 +379,65 @@ def config_call(fake, key, model=FLASH25, **config):
 def test_structured_output(fake, key):
     plain = parts_of(config_call(fake, key, responseMimeType="application/json"))
     assert json.loads(plain[0]["text"]) == {"echo": "hello"}
-    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3},
-                                               "tags": {"type": "array", "items": {"type": "string"},
-                                                        "minItems": 1}},
-              "required": ["n", "tags"], "additionalProperties": False}
-    shaped = parts_of(config_call(fake, key, responseMimeType="application/json", responseJsonSchema=schema))
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 3},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        },
+        "required": ["n", "tags"],
+        "additionalProperties": False,
+    }
+    shaped = parts_of(
+        config_call(fake, key, responseMimeType="application/json", responseJsonSchema=schema)
+    )
     assert json.loads(shaped[0]["text"]) == {"n": 3, "tags": [""]}
     openapi = {"type": "OBJECT", "properties": {"ok": {"type": "BOOLEAN"}}, "required": ["ok"]}
-    assert parts_of(config_call(fake, key, responseMimeType="application/json",
-                                responseSchema=openapi))[0]["text"] == '{"ok":false}'
+    assert (
+        parts_of(
+            config_call(fake, key, responseMimeType="application/json", responseSchema=openapi)
+        )[0]["text"]
+        == '{"ok":false}'
+    )
     enum = {"type": "STRING", "enum": ["red", "green"]}
-    assert parts_of(config_call(fake, key, responseMimeType="text/x.enum", responseSchema=enum))[0]["text"] == "red"
+    assert (
+        parts_of(config_call(fake, key, responseMimeType="text/x.enum", responseSchema=enum))[0][
+            "text"
+        ]
+        == "red"
+    )
 
 
 def test_structured_output_refusals(fake, key):
-    both = refusal(config_call(fake, key, responseMimeType="application/json",
-                               responseSchema={"type": "OBJECT"}, responseJsonSchema={"type": "object"}))
+    both = refusal(
+        config_call(
+            fake,
+            key,
+            responseMimeType="application/json",
+            responseSchema={"type": "OBJECT"},
+            responseJsonSchema={"type": "object"},
+        )
+    )
     assert "response_json_schema" in both["message"]
-    refused = refusal(config_call(fake, key, responseMimeType="application/json",
-                                  responseSchema={"type": "OBJECT", "additionalProperties": False}))
-    assert refused["details"][0]["fieldViolations"][0]["field"] == "generation_config.response_schema"
-    assert "allowed mimetypes" in refusal(config_call(fake, key, responseMimeType="image/png"))["message"]
-    assert "response_mime_type" in refusal(config_call(fake, key, responseJsonSchema={"type": "object"}))["message"]
+    refused = refusal(
+        config_call(
+            fake,
+            key,
+            responseMimeType="application/json",
+            responseSchema={"type": "OBJECT", "additionalProperties": False},
+        )
+    )
+    assert (
+        refused["details"][0]["fieldViolations"][0]["field"] == "generation_config.response_schema"
+    )
+    assert (
+        "allowed mimetypes"
+        in refusal(config_call(fake, key, responseMimeType="image/png"))["message"]
+    )
+    assert (
+        "response_mime_type"
+        in refusal(config_call(fake, key, responseJsonSchema={"type": "object"}))["message"]
+    )
 
 
 def test_thoughts_come_first_and_are_counted(fake, key):
@@ -353,7 +448,9 @@ def test_thoughts_come_first_and_are_counted(fake, key):
     assert body["usageMetadata"]["thoughtsTokenCount"] > 0
     hidden = parts_of(config_call(fake, key, thinkingConfig={"includeThoughts": False}))
     assert [p.get("thought") for p in hidden] == [None]
-    off = config_call(fake, key, thinkingConfig={"includeThoughts": True, "thinkingBudget": 0}).json()
+    off = config_call(
+        fake, key, thinkingConfig={"includeThoughts": True, "thinkingBudget": 0}
+    ).json()
     assert len(off["candidates"][0]["content"]["parts"]) == 1
     assert "thoughtsTokenCount" not in off["usageMetadata"]
 
@@ -362,12 +459,21 @@ def test_thoughts_come_first_and_are_counted(fake, key):
     "model, thinking, message",
     [
         (FLASH25, {"thinkingLevel": "low"}, "Thinking level is not supported for this model."),
-        (FLASH3, {"thinkingLevel": "high", "thinkingBudget": 1024},
-         "You can only set only one of thinking budget and thinking level."),
-        (PRO3, {"thinkingLevel": "medium"},
-         "Thinking level MEDIUM is not supported for this model. Please retry with other thinking level."),
-        (PRO3, {"thinkingLevel": "MINIMAL"},
-         "Thinking level MINIMAL is not supported for this model. Please retry with other thinking level."),
+        (
+            FLASH3,
+            {"thinkingLevel": "high", "thinkingBudget": 1024},
+            "You can only set only one of thinking budget and thinking level.",
+        ),
+        (
+            PRO3,
+            {"thinkingLevel": "medium"},
+            "Thinking level MEDIUM is not supported for this model. " + RETRY_LEVEL,
+        ),
+        (
+            PRO3,
+            {"thinkingLevel": "MINIMAL"},
+            "Thinking level MINIMAL is not supported for this model. " + RETRY_LEVEL,
+        ),
     ],
 )
 def test_thinking_config_refusals(fake, key, model, thinking, message):
@@ -375,7 +481,9 @@ def test_thinking_config_refusals(fake, key, model, thinking, message):
     assert (error["status"], error["message"]) == ("INVALID_ARGUMENT", message)
 
 
-@pytest.mark.parametrize("model, level", [(FLASH3, "minimal"), (FLASH3, "MEDIUM"), (PRO3, "low"), (PRO3, "HIGH")])
+@pytest.mark.parametrize(
+    "model, level", [(FLASH3, "minimal"), (FLASH3, "MEDIUM"), (PRO3, "low"), (PRO3, "HIGH")]
+)
 def test_accepted_thinking_levels(fake, key, model, level):
     assert config_call(fake, key, model, thinkingConfig={"thinkingLevel": level}).status_code == 200
 
@@ -384,21 +492,30 @@ def test_accepted_thinking_levels(fake, key, model, level):
 
 
 def test_sse_stream_sends_thoughts_first_then_the_calls_whole_and_signed(fake, key):
-    body = {"contents": [user("get_weather and get_time")], "tools": TOOLS,
-            "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    body = {
+        "contents": [user("get_weather and get_time")],
+        "tools": TOOLS,
+        "generationConfig": {"thinkingConfig": {"includeThoughts": True}},
+    }
     raw = generate(fake, key, body, method="streamGenerateContent", query="?alt=sse").content
-    chunks = [json.loads(e[len(b"data: "):]) for e in raw.split(b"\n\n") if e.strip()]
+    chunks = [json.loads(e[len(b"data: ") :]) for e in raw.split(b"\n\n") if e.strip()]
     assert len(chunks) == 2
     thought, calls = (c["candidates"][0] for c in chunks)
     assert thought["content"]["parts"][0]["thought"] is True and "finishReason" not in thought
-    assert [p["functionCall"]["name"] for p in calls["content"]["parts"]] == ["get_weather", "get_time"]
+    assert [p["functionCall"]["name"] for p in calls["content"]["parts"]] == [
+        "get_weather",
+        "get_time",
+    ]
     assert "thoughtSignature" in calls["content"]["parts"][0] and calls["finishReason"] == "STOP"
     assert chunks[-1]["usageMetadata"]["thoughtsTokenCount"] > 0
 
 
 def test_array_stream_of_a_gemini_3_text_answer_signs_the_last_piece(fake, key):
-    chunks = json.loads(generate(fake, key, {"contents": [user("one two three four")]},
-                                 method="streamGenerateContent").content)
+    chunks = json.loads(
+        generate(
+            fake, key, {"contents": [user("one two three four")]}, method="streamGenerateContent"
+        ).content
+    )
     parts = [c["candidates"][0]["content"]["parts"][0] for c in chunks]
     assert "".join(p["text"] for p in parts) == "Echo: one two three four"
     assert ["thoughtSignature" in p for p in parts] == [False, False, True]
@@ -416,11 +533,24 @@ def test_array_stream_of_a_gemini_3_text_answer_signs_the_last_piece(fake, key):
         ({"type": "number", "maximum": -2}, -2),
         ({"anyOf": [{"type": "null"}, {"type": "boolean"}]}, False),
         ({"const": 7, "type": "integer"}, 7),
-        ({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
-          "minProperties": 1}, {"a": ""}),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                "minProperties": 1,
+            },
+            {"a": ""},
+        ),
         ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}, ["", 0]),
-        ({"$defs": {"N": {"enum": ["q"]}}, "type": "object", "properties": {"n": {"$ref": "#/$defs/N"}},
-          "required": ["n"]}, {"n": "q"}),
+        (
+            {
+                "$defs": {"N": {"enum": ["q"]}},
+                "type": "object",
+                "properties": {"n": {"$ref": "#/$defs/N"}},
+                "required": ["n"],
+            },
+            {"n": "q"},
+        ),
     ],
 )
 def test_minimal_instances(schema, value):

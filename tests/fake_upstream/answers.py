@@ -92,18 +92,22 @@ def check_signatures(contents: list[Any]) -> Optional[Envelope]:
     return None
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
 def results_text(responses: list[dict[str, Any]]) -> str:
     """The answer after a function-response turn: each result, quoted."""
-    quoted = [
-        f"{r.get('name', '')} -> {json.dumps(r.get('response'), separators=(',', ':'), sort_keys=True)}"
-        for r in responses
-    ]
+    quoted = [f"{r.get('name', '')} -> {_compact(r.get('response'))}" for r in responses]
     return "Function results: " + "; ".join(quoted)
 
 
 def _call(declaration: functions.Declaration, with_id: bool) -> dict[str, Any]:
     args = schemas.instance(declaration.schema)
-    call: dict[str, Any] = {"name": declaration.name, "args": args if isinstance(args, dict) else {}}
+    call: dict[str, Any] = {
+        "name": declaration.name,
+        "args": args if isinstance(args, dict) else {},
+    }
     if with_id:
         call["id"] = f"call_{content.serial():08d}"
     return call

@@ -85,17 +85,24 @@ def _contents(messages: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
             contents.append({"role": "model", "parts": _model_parts(message)})
         elif role == "tool":
             call_id = message.get("tool_call_id")
-            result = {"id": call_id, "name": names.get(call_id, message.get("name", "")),
-                      "response": {"output": _text(message.get("content"))}}
+            result = {
+                "id": call_id,
+                "name": names.get(call_id, message.get("name", "")),
+                "response": {"output": _text(message.get("content"))},
+            }
             last = contents[-1] if contents else None
             if last is not None and last["role"] == "user" and last.get("_tools"):
                 last["parts"].append({"functionResponse": result})
             else:
-                contents.append({"role": "user", "parts": [{"functionResponse": result}], "_tools": 1})
+                contents.append(
+                    {"role": "user", "parts": [{"functionResponse": result}], "_tools": 1}
+                )
         else:
             # user, and roles Gemini has no place for (refused downstream as Gemini does)
             native_role = "user" if role == "user" else str(role)
-            contents.append({"role": native_role, "parts": [{"text": _text(message.get("content"))}]})
+            contents.append(
+                {"role": native_role, "parts": [{"text": _text(message.get("content"))}]}
+            )
     for entry in contents:
         entry.pop("_tools", None)
     return contents, system
@@ -128,20 +135,27 @@ def _thinking(model: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, An
             config["thinkingLevel"] = levels[0] if effort == "none" else effort
         else:
             config["thinkingBudget"] = _BUDGETS[effort]
-    google = ((body.get("extra_body") or {}).get("google") or {})
+    google = (body.get("extra_body") or {}).get("google") or {}
     extra = google.get("thinking_config") or {}
-    for theirs, ours in (("thinking_budget", "thinkingBudget"), ("thinking_level", "thinkingLevel"),
-                         ("include_thoughts", "includeThoughts")):
+    for theirs, ours in (
+        ("thinking_budget", "thinkingBudget"),
+        ("thinking_level", "thinkingLevel"),
+        ("include_thoughts", "includeThoughts"),
+    ):
         if theirs in extra:
             config[ours] = extra[theirs]
     return config, google.get("thought_tag_marker") or "thought"
 
 
-def to_native(model: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], Optional[Envelope]]:
+def to_native(
+    model: dict[str, Any], body: dict[str, Any]
+) -> tuple[dict[str, Any], Optional[Envelope]]:
     """The native request a chat request stands for, or the 400 the layer gives for it."""
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in EFFORTS:
-        return _refusal(f"Invalid reasoning_effort: {effort}. Valid values are: high, low, medium, none")
+        return _refusal(
+            f"Invalid reasoning_effort: {effort}. Valid values are: high, low, medium, none"
+        )
     messages = body.get("messages")
     contents, system = _contents(messages if isinstance(messages, list) else [])
     native: dict[str, Any] = {"contents": contents}

@@ -114,7 +114,9 @@ def _allowed_problems(mode: str, allowed: tuple[str, ...], names: list[str]) -> 
     where = "tool_config.function_calling_config.allowed_function_names"
     problems = []
     if allowed and mode not in ("ANY", "VALIDATED"):
-        problems.append((where, "allowed_function_names may be set only when mode is ANY or VALIDATED."))
+        problems.append(
+            (where, "allowed_function_names may be set only when mode is ANY or VALIDATED.")
+        )
     for index, name in enumerate(allowed):
         if names and name not in names:
             problems.append((f"{where}[{index}]", f"Function `{name}` is not declared."))

@@ -225,7 +225,10 @@ def payload_errors(violations: list[tuple[str, str]]) -> Envelope:
     message = "\n".join(description for _, description in violations)
     fields = [{"field": field, "description": text} for field, text in violations]
     return envelope(
-        400, "INVALID_ARGUMENT", message, [{"@type": _TYPE + "BadRequest", "fieldViolations": fields}]
+        400,
+        "INVALID_ARGUMENT",
+        message,
+        [{"@type": _TYPE + "BadRequest", "fieldViolations": fields}],
     )
 
 

@@ -204,9 +204,11 @@ class OpenAIShaped(Flavour):
             choices: list[dict[str, Any]] = []
         else:
             blocked = script.mode == "blocked"
-            message: dict[str, Any] = {"role": "assistant", "content": None if blocked else turn.text}
+            message: dict[str, Any] = {"role": "assistant", "content": turn.text}
+            if blocked or turn.tool_calls:
+                message["content"] = None
             if turn.tool_calls and not blocked:
-                message = {"role": "assistant", "content": None, "tool_calls": turn.tool_calls}
+                message["tool_calls"] = turn.tool_calls
             finish = "content_filter" if blocked else turn.finish
             choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
         return self._json(

@@ -18,7 +18,13 @@ from . import schemas
 from .google_errors import Envelope
 from .thinking import generation_config
 
-MIME_TYPES = ("text/plain", "application/json", "application/xml", "application/yaml", "text/x.enum")
+MIME_TYPES = (
+    "text/plain",
+    "application/json",
+    "application/xml",
+    "application/yaml",
+    "text/x.enum",
+)
 _SCHEMA_MIME_TYPES = ("application/json", "text/x.enum")
 
 
@@ -55,12 +61,17 @@ def read_output(body: dict[str, Any]) -> tuple[Output, Optional[Envelope]]:
     problems = []
     if mime not in MIME_TYPES:
         allowed = ", ".join(f"`{m}`" for m in MIME_TYPES[:-1]) + f" and `{MIME_TYPES[-1]}`"
-        problems.append(("generation_config.response_mime_type", f"allowed mimetypes are {allowed}."))
+        problems.append(
+            ("generation_config.response_mime_type", f"allowed mimetypes are {allowed}.")
+        )
     if schema is not None and json_schema is not None:
         text = "response_schema and response_json_schema cannot both be set."
         problems.append(("generation_config.response_schema", text))
     elif (schema is not None or json_schema is not None) and mime not in _SCHEMA_MIME_TYPES:
-        text = "response_mime_type must be application/json or text/x.enum when a response schema is set."
+        text = (
+            "response_mime_type must be application/json or text/x.enum when a response schema "
+            "is set."
+        )
         problems.append(("generation_config.response_mime_type", text))
     if problems:
         return Output(), gerr.request_invalid(problems)

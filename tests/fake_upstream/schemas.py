@@ -48,7 +48,9 @@ _SCHEMA_MESSAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta.Schem
 
 def unknown(name: str, where: str) -> Violation:
     """The protobuf JSON error for a key the message at ``where`` does not have."""
-    text = f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+    text = (
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+    )
     return where, text
 
 

@@ -42,7 +42,9 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def read_thinking(model: dict[str, Any], body: dict[str, Any]) -> tuple[Thinking, Optional[Envelope]]:
+def read_thinking(
+    model: dict[str, Any], body: dict[str, Any]
+) -> tuple[Thinking, Optional[Envelope]]:
     """The thinking a request asks of ``model``, or the 400 Gemini gives for its config."""
     config = schemas.field(generation_config(body), "thinkingConfig")
     config = config if isinstance(config, dict) else {}
@@ -59,7 +61,9 @@ def read_thinking(model: dict[str, Any], body: dict[str, Any]) -> tuple[Thinking
             return Thinking(), gerr.payload_errors([schemas.invalid(where, _LEVEL_MESSAGE, level)])
         levels = catalogue.thinking_levels(model)
         if not levels:
-            return Thinking(), gerr.invalid_argument("Thinking level is not supported for this model.")
+            return Thinking(), gerr.invalid_argument(
+                "Thinking level is not supported for this model."
+            )
         if level.lower() not in levels:
             message = (
                 f"Thinking level {level.upper()} is not supported for this model. "
