@@ -25,7 +25,16 @@ from .gemini_native import NativeFlavour
 from .openai_compat import CompatFlavour
 from .openai_provider import ProviderFlavour
 from .state import FakeState
-from .wire import JSON_TYPE, AbortConnection, Call, Reply, dumps, find_key, read_body
+from .wire import (
+    JSON_TYPE,
+    AbortConnection,
+    Call,
+    Reply,
+    count_credentials,
+    dumps,
+    find_key,
+    read_body,
+)
 
 # (prefix, flavour name, native API version); longest prefixes first.
 _MOUNTS = (
@@ -102,6 +111,7 @@ class FakeApp:
             raw=read_body(environ),
         )
         call.key, call.key_via = find_key(headers, query)
+        call.credentials = count_credentials(headers, query)
         try:
             if files:
                 reply = self._files(flavour, call, environ.get("HTTP_HOST", "127.0.0.1"))

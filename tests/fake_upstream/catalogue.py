@@ -80,6 +80,7 @@ GEMINI_MODELS: list[dict[str, Any]] = [
     ),
     _gemini("gemini-pro-latest", "Gemini Pro Latest", concrete="gemini-2.5-pro", **_BIG),
     _gemini("gemini-3-pro-preview", "Gemini 3 Pro Preview", **_BIG),
+    _gemini("gemini-3-flash-preview", "Gemini 3 Flash Preview", **_BIG),
     _gemini("gemini-2.5-flash-image", "Nano Banana", outputs=32_768),
     _gemini("gemini-2.5-flash-image-preview", "Nano Banana Preview", outputs=32_768),
     _gemini("gemini-2.0-flash-exp-image-generation", "Gemini 2.0 Flash Image Generation"),
@@ -152,6 +153,29 @@ def supports(model: Optional[dict[str, Any]], method: str) -> bool:
 def thinks(model: dict[str, Any]) -> bool:
     """Whether the model reports ``thoughtsTokenCount``."""
     return bool(model.get("thinking"))
+
+
+#: Thinking levels each Gemini 3 family accepts (lower case); other models take none.
+_LEVELS = {"gemini-3-pro": ("low", "high"), "gemini-3-flash": ("minimal", "low", "medium", "high")}
+
+
+def thinking_levels(model: dict[str, Any]) -> tuple[str, ...]:
+    """The ``thinkingLevel`` values a model accepts; empty for budget-only models (2.5 ...)."""
+    name = model["_concrete"]
+    for family, levels in _LEVELS.items():
+        if name.startswith(family) and "image" not in name and "tts" not in name:
+            return levels
+    return ()
+
+
+def enforces_signatures(model: dict[str, Any]) -> bool:
+    """Whether the model checks thought signatures on the current turn (Gemini 3 text models)."""
+    return bool(thinking_levels(model))
+
+
+def calls_have_ids(model: dict[str, Any]) -> bool:
+    """Whether ``functionCall`` parts carry an ``id`` (Gemini 3 do, 2.x do not)."""
+    return model["_concrete"].startswith("gemini-3")
 
 
 def concrete_name(model: dict[str, Any]) -> str:

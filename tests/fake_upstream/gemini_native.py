@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any, Optional
 
-from . import catalogue, content
+from . import answers, catalogue, content, native_answer
 from . import google_errors as gerr
 from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
 from .flavour import Flavour
@@ -16,6 +16,7 @@ from .wire import (
     SSE_TYPE,
     Call,
     Reply,
+    auth_key_malformed,
     dumps_google,
     dumps_pretty,
     stream,
@@ -47,7 +48,6 @@ _REQUEST_FIELDS = frozenset(
     }
 )
 _PAGE_DEFAULT, _PAGE_MAX = 50, 1000
-_THOUGHTS = 12
 
 
 def _headers(content_type: str = JSON_TYPE) -> list[tuple[str, str]]:
@@ -68,109 +68,6 @@ def _page_start(token: str) -> Optional[int]:
     names = [m["name"] for m in catalogue.GEMINI_MODELS]
     name = raw[2 : 2 + raw[1]].decode("utf-8", "replace") if len(raw) > 2 else ""
     return names.index(name) + 1 if name in names else None
-
-
-def _texts(body: dict[str, Any]) -> tuple[list[str], str]:
-    """All prompt texts (for token counts) and the last user text (for the echo)."""
-    texts, last_user = [], ""
-    system = body.get("systemInstruction") or body.get("system_instruction")
-    if isinstance(system, dict):
-        texts.append(content.text_of_parts(system.get("parts")))
-    contents = body.get("contents")
-    for turn in contents if isinstance(contents, list) else []:
-        if not isinstance(turn, dict):
-            continue
-        text = content.text_of_parts(turn.get("parts"))
-        texts.append(text)
-        if turn.get("role", "user") == "user" and text:
-            last_user = text
-    return texts, last_user
-
-
-def _thoughts(model: dict[str, Any], body: dict[str, Any]) -> int:
-    config = body.get("generationConfig") or body.get("generation_config") or {}
-    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
-    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
-    return 0 if not catalogue.thinks(model) or budget == 0 else _THOUGHTS
-
-
-#: A 1x1 PNG: what an ``inlineData`` image part carries when image output was asked for.
-PNG_1X1 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/"
-    "eLWvJQAAAABJRU5ErkJggg=="
-)
-#: Prompt tokens the Google Search tool adds (``toolUsePromptTokenCount``).
-SEARCH_TOKENS = 30
-
-
-def _searches(body: dict[str, Any]) -> bool:
-    tools = body.get("tools")
-    return isinstance(tools, list) and any(
-        isinstance(t, dict) and ("googleSearch" in t or "google_search" in t) for t in tools
-    )
-
-
-def _wants_image(body: dict[str, Any]) -> bool:
-    config = body.get("generationConfig") or body.get("generation_config") or {}
-    modalities = config.get("responseModalities") or config.get("response_modalities") or []
-    return isinstance(modalities, list) and any(str(m).upper() == "IMAGE" for m in modalities)
-
-
-def _draws(model: str) -> bool:
-    """Whether a model can answer with images (the rest refuse the IMAGE modality with 400)."""
-    return "image" in model or model == "gemini-2.0-flash-exp"
-
-
-def grounding(query: str) -> dict[str, Any]:
-    """``groundingMetadata`` as a Google Search grounded answer carries it (two web sources)."""
-    redirect = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
-    return {
-        "webSearchQueries": [query],
-        "searchEntryPoint": {"renderedContent": "<style>.container{}</style><div></div>"},
-        "groundingChunks": [
-            {"web": {"uri": redirect + "AUZIYQFake1", "title": "example.com"}},
-            {"web": {"uri": redirect + "AUZIYQFake2", "title": "example.org"}},
-        ],
-        "groundingSupports": [
-            {
-                "segment": {"startIndex": 0, "endIndex": 5, "text": "Echo:"},
-                "groundingChunkIndices": [0, 1],
-                "confidenceScores": [0.9, 0.8],
-            }
-        ],
-    }
-
-
-def _add_tool_output(last: dict[str, Any], body: dict[str, Any], query: str) -> None:
-    """The parts of an answer the search tool and image output add, on its last chunk.
-
-    Grounding metadata comes with the candidate that finishes the answer, and the search
-    adds ``toolUsePromptTokenCount`` to the usage; an image arrives as one ``inlineData``
-    part after the text.
-    """
-    candidate = last["candidates"][0]
-    if _wants_image(body):
-        image = {"inlineData": {"mimeType": "image/png", "data": PNG_1X1}}
-        candidate["content"]["parts"].append(image)
-    if _searches(body):
-        candidate["groundingMetadata"] = grounding(query)
-        meta = last["usageMetadata"]
-        meta["toolUsePromptTokenCount"] = SEARCH_TOKENS
-        meta["totalTokenCount"] += SEARCH_TOKENS
-
-
-def usage(prompt: int, answer: int = 0, thoughts: int = 0, final: bool = True) -> dict:
-    """``usageMetadata``: prompt and total only on early stream chunks, everything at the end."""
-    meta: dict[str, Any] = {"promptTokenCount": prompt}
-    total = prompt
-    if final:
-        meta["candidatesTokenCount"] = answer
-        total += answer + thoughts
-    meta["totalTokenCount"] = total
-    meta["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
-    if final and thoughts:
-        meta["thoughtsTokenCount"] = thoughts
-    return meta
 
 
 class NativeFlavour(Flavour):
@@ -210,8 +107,15 @@ class NativeFlavour(Flavour):
         return Reply(200, dumps_pretty(obj) + b"\n", _headers())
 
     def auth_error(self, call: Call) -> Optional[Reply]:
-        """403 without a key; 401 for a key sent as a Bearer token (that is for OAuth)."""
-        if call.key_via == "bearer":
+        """Refuse what Google refuses before it looks at the body.
+
+        Two credentials (header and ``?key=``, or a Bearer token beside a key) get 400; an
+        API key as a Bearer token gets 401 (that header is for OAuth), as does a malformed
+        ``AQ.`` auth key; no key at all gets 403. Well-formed auth keys pass like ``AIza`` keys.
+        """
+        if call.credentials > 1:
+            return self._error(call, gerr.multiple_credentials())
+        if call.key_via == "bearer" or auth_key_malformed(call.key):
             return self._error(call, gerr.bearer_not_oauth())
         if not call.key:
             return self._error(call, gerr.unregistered_caller())
@@ -278,7 +182,7 @@ class NativeFlavour(Flavour):
 
     def _count(self, body: dict[str, Any]) -> Reply:
         inner = body.get("generateContentRequest")
-        texts, _ = _texts(inner if isinstance(inner, dict) else body)
+        texts, _ = answers.prompt_texts(inner if isinstance(inner, dict) else body)
         total = content.tokens(texts)
         details = [{"modality": "TEXT", "tokenCount": total}]
         return self._json({"totalTokens": total, "promptTokensDetails": details})
@@ -304,23 +208,22 @@ class NativeFlavour(Flavour):
                 return self._error(call, gerr.unknown_field(name))
         if not body.get("contents"):
             return self._missing(call, "GenerateContentRequest.contents")
-        if _wants_image(body) and not _draws(call.model or ""):
+        if native_answer.wants_image(body) and not native_answer.draws(call.model or ""):
             message = "Model does not support the requested response modalities: image"
             return self._error(call, gerr.envelope(400, "INVALID_ARGUMENT", message))
-        texts, last_user = _texts(body)
-        prompt = content.tokens(texts)
+        answer, refusal = answers.respond(model, body)
+        if refusal is not None:
+            return self._error(call, refusal)
         # Every chunk of one answer repeats the same modelVersion and responseId.
         stamp = {
             "modelVersion": catalogue.concrete_name(model),
             "responseId": content.response_id(),
         }
         if script.mode in ("empty", "blocked"):
-            objects = [self._no_answer(script.mode, prompt, stamp)]
+            objects = [self._no_answer(script.mode, answer.prompt_tokens, stamp)]
         else:
-            objects = self._answer_chunks(
-                content.echo(last_user), prompt, _thoughts(model, body), call.kind, stamp
-            )
-            _add_tool_output(objects[-1], body, last_user)
+            pieces = self.state.config.chunks if call.kind == KIND_STREAM else 0
+            objects = native_answer.responses(answer, body, stamp, pieces)
         if call.kind != KIND_STREAM:
             return self._json(objects[0])
         return self._stream(call, script, objects)
@@ -329,31 +232,9 @@ class NativeFlavour(Flavour):
         result: dict[str, Any] = {}
         if mode == "blocked":
             result["promptFeedback"] = {"blockReason": "SAFETY"}
-        result["usageMetadata"] = usage(prompt, final=False)
+        result["usageMetadata"] = native_answer.usage(prompt, final=False)
         result.update(stamp)
         return result
-
-    def _answer_chunks(
-        self, text: str, prompt: int, thoughts: int, kind: str, stamp: dict[str, str]
-    ) -> list[dict[str, Any]]:
-        pieces = content.split(text, self.state.config.chunks) if kind == KIND_STREAM else [text]
-        answer = content.answer_tokens(text)
-        objects = []
-        for index, piece in enumerate(pieces):
-            last = index == len(pieces) - 1
-            candidate: dict[str, Any] = {"content": {"parts": [{"text": piece}], "role": "model"}}
-            if last:
-                candidate["finishReason"] = "STOP"
-            if kind != KIND_STREAM:
-                candidate["index"] = 0
-            objects.append(
-                {
-                    "candidates": [candidate],
-                    "usageMetadata": usage(prompt, answer, thoughts, final=last),
-                    **stamp,
-                }
-            )
-        return objects
 
     def _stream(self, call: Call, script: Script, objects: list[dict[str, Any]]) -> Reply:
         error = None

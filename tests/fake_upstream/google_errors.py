@@ -189,17 +189,66 @@ def unregistered_caller() -> Envelope:
 
 
 def bearer_not_oauth() -> Envelope:
-    """401 for an API key sent as ``Authorization: Bearer`` to a native endpoint."""
+    """401 ACCESS_TOKEN_TYPE_UNSUPPORTED, byte for byte as captured (ErrorInfo without domain).
+
+    The native API answers it to an API key sent as ``Authorization: Bearer`` and to a
+    malformed auth key; the OpenAI-compatible layer answers it (list-wrapped) to every
+    ``AQ.`` auth key.
+    """
     message = (
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
         "cookie or other valid authentication credential. See "
         "https://developers.google.com/identity/sign-in/web/devconsole-project."
     )
-    info = _error_info(
-        "ACCESS_TOKEN_TYPE_UNSUPPORTED",
-        method="google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent",
-    )
+    info = {
+        "@type": _TYPE + "ErrorInfo",
+        "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
+        "metadata": {
+            "method": "google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent",
+            "service": _SERVICE,
+        },
+    }
     return envelope(401, "UNAUTHENTICATED", message, [info])
+
+
+def multiple_credentials() -> Envelope:
+    """400 for a request carrying two credentials (header and ``?key=``, or Bearer and a key)."""
+    return invalid_argument("Multiple authentication credentials received. Please pass only one.")
+
+
+def payload_errors(violations: list[tuple[str, str]]) -> Envelope:
+    """400 for proto-JSON parse errors: one message line and one fieldViolation each.
+
+    ``violations`` holds ``(field, description)``; the message joins the descriptions with
+    newlines, as Google does when a request has several unknown names.
+    """
+    message = "\n".join(description for _, description in violations)
+    fields = [{"field": field, "description": text} for field, text in violations]
+    return envelope(
+        400,
+        "INVALID_ARGUMENT",
+        message,
+        [{"@type": _TYPE + "BadRequest", "fieldViolations": fields}],
+    )
+
+
+def request_invalid(problems: list[tuple[str, str]]) -> Envelope:
+    """400 listing semantic problems as ``* GenerateContentRequest.<field>: <text>`` lines."""
+    message = "".join(f"* GenerateContentRequest.{field}: {text}\n" for field, text in problems)
+    return invalid_argument(message)
+
+
+SIGNATURE_DOCS = "https://ai.google.dev/gemini-api/docs/thought-signatures"
+
+
+def signature_missing(name: str, position: int) -> Envelope:
+    """400 for a current-turn function call without its thought signature (Gemini 3)."""
+    return invalid_argument(
+        "Function call is missing a thought_signature in functionCall parts. This is required "
+        "for tools to work correctly, and missing thought_signature may lead to degraded model "
+        f"performance. Additional data, function call `default_api:{name}` , position "
+        f"{position}. Please refer to {SIGNATURE_DOCS} for more details."
+    )
 
 
 def bad_json(detail: str) -> Envelope:

@@ -7,7 +7,8 @@ in errors, headers, models and a few stream details, which the subclasses supply
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 from . import content
 from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
@@ -39,6 +40,21 @@ def _inputs(raw: Any) -> list[str]:
     if isinstance(raw, list):
         return [x if isinstance(x, str) else " ".join(map(str, x)) for x in raw]
     return []
+
+
+@dataclass
+class Turn:
+    """One assistant answer: text, or tool calls (OpenAI shape, ``arguments`` a JSON string)."""
+
+    text: str
+    tool_calls: list[dict[str, Any]]
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def finish(self) -> str:
+        """``tool_calls`` when the model called functions, else ``stop``."""
+        return "tool_calls" if self.tool_calls else "stop"
 
 
 class OpenAIShaped(Flavour):
@@ -162,14 +178,20 @@ class OpenAIShaped(Flavour):
             }
         )
 
-    def _chat(self, call: Call, script: Script) -> Reply:
+    def chat_turn(self, call: Call) -> Union["Turn", Reply]:
+        """What the model answers a chat request (the provider echoes the last user text)."""
         texts, last_user = _messages_text(call.body.get("messages"))
         text = content.echo(last_user)
-        prompt, answer = content.tokens(texts), content.answer_tokens(text)
+        return Turn(text, [], content.tokens(texts), content.answer_tokens(text))
+
+    def _chat(self, call: Call, script: Script) -> Reply:
+        turn = self.chat_turn(call)
+        if isinstance(turn, Reply):
+            return turn
         totals = {
-            "prompt_tokens": prompt,
-            "completion_tokens": answer,
-            "total_tokens": prompt + answer,
+            "prompt_tokens": turn.prompt_tokens,
+            "completion_tokens": turn.completion_tokens,
+            "total_tokens": turn.prompt_tokens + turn.completion_tokens,
         }
         head = {
             "id": f"chatcmpl-{content.serial():024x}",
@@ -177,13 +199,17 @@ class OpenAIShaped(Flavour):
             "model": call.body["model"],
         }
         if call.kind == KIND_STREAM:
-            return self._chat_stream(call, script, head, text, totals)
+            return self._chat_stream(call, script, head, turn, totals)
         if script.mode == "empty":
             choices: list[dict[str, Any]] = []
         else:
             blocked = script.mode == "blocked"
-            message = {"role": "assistant", "content": None if blocked else text}
-            finish = "content_filter" if blocked else "stop"
+            message: dict[str, Any] = {"role": "assistant", "content": turn.text}
+            if blocked or turn.tool_calls:
+                message["content"] = None
+            if turn.tool_calls and not blocked:
+                message["tool_calls"] = turn.tool_calls
+            finish = "content_filter" if blocked else turn.finish
             choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
         return self._json(
             {
@@ -197,8 +223,17 @@ class OpenAIShaped(Flavour):
             }
         )
 
+    def _deltas(self, turn: "Turn") -> list[dict[str, Any]]:
+        """The deltas of a streamed answer: each tool call whole, or text in pieces."""
+        if turn.tool_calls:
+            return [
+                {"tool_calls": [{"index": index, **tool_call}]}
+                for index, tool_call in enumerate(turn.tool_calls)
+            ]
+        return [{"content": piece} for piece in content.split(turn.text, self.state.config.chunks)]
+
     def _chat_stream(
-        self, call: Call, script: Script, head: dict, text: str, totals: dict
+        self, call: Call, script: Script, head: dict, turn: "Turn", totals: dict
     ) -> Reply:
         chunks: list[dict[str, Any]] = []
 
@@ -216,15 +251,15 @@ class OpenAIShaped(Flavour):
         if script.mode == "blocked":
             chunk([{"index": 0, "delta": {"role": "assistant"}, "finish_reason": "content_filter"}])
         elif script.mode != "empty":
-            pieces = content.split(text, self.state.config.chunks)
-            for index, piece in enumerate(pieces):
-                delta: dict[str, Any] = {"content": piece}
+            deltas = self._deltas(turn)
+            for index, delta in enumerate(deltas):
                 if index == 0:
                     delta = {"role": "assistant", **delta}
-                last = index == len(pieces) - 1 and self.finish_in_last_chunk
-                chunk([{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}])
+                last = index == len(deltas) - 1 and self.finish_in_last_chunk
+                finish = turn.finish if last else None
+                chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
             if not self.finish_in_last_chunk:
-                chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+                chunk([{"index": 0, "delta": {}, "finish_reason": turn.finish}])
         options = call.body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         if script.mode == "empty" or include_usage:

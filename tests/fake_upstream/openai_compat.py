@@ -6,13 +6,13 @@ the HTTP status equal to ``code``.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
-from . import catalogue
+from . import answers, catalogue, compat_chat, content
 from . import google_errors as gerr
 from .behaviours import Script, normalise_model
-from .openai_common import OpenAIShaped
-from .wire import GOOGLE_HEADERS, JSON_TYPE, Call, Headers, Reply, dumps
+from .openai_common import OpenAIShaped, Turn
+from .wire import GOOGLE_HEADERS, JSON_TYPE, Call, Headers, Reply, dumps, is_auth_key
 
 # Top-level body keys the layer accepts; anything else (e.g. "google") is a 400.
 _CHAT_FIELDS = frozenset(
@@ -79,8 +79,14 @@ class CompatFlavour(OpenAIShaped):
         return Reply(status, dumps([body]), self.headers(JSON_TYPE), mode)
 
     def auth_error(self, call: Call) -> Optional[Reply]:
-        """No key at all: the same 403 as the native API (wrapped)."""
-        return None if call.key else self.error(call, gerr.unregistered_caller())
+        """No key: 403; two credentials: 400; an ``AQ.`` auth key: 401 (this layer refuses them)."""
+        if not call.key:
+            return self.error(call, gerr.unregistered_caller())
+        if call.credentials > 1:
+            return self.error(call, gerr.multiple_credentials())
+        if is_auth_key(call.key):
+            return self.error(call, gerr.bearer_not_oauth())
+        return None
 
     def bad_json(self, call: Call, detail: str) -> Reply:
         """400 INVALID_ARGUMENT (wrapped)."""
@@ -120,6 +126,22 @@ class CompatFlavour(OpenAIShaped):
         if script.how == "event":
             return b"data: " + dumps(body) + b"\n\n"
         return dumps([body]) + b"\n\n"
+
+    def chat_turn(self, call: Call) -> Union[Turn, Reply]:
+        """Gemini's own answer (``answers.respond``) to the native form of the chat request."""
+        model = catalogue.gemini_model(call.model)
+        if model is None:  # check_model refused it already
+            return self.error(call, gerr.model_not_found(call.model or "", "generateContent"))
+        native, refusal = compat_chat.to_native(model, call.body)
+        if refusal is None:
+            answer, refusal = answers.respond(model, native)
+        if refusal is not None:
+            return self.error(call, refusal)
+        if answer.calls:
+            calls = compat_chat.tool_calls(answer)
+            return Turn("", calls, answer.prompt_tokens, answer.answer_tokens)
+        text = compat_chat.message_text(answer, call.body, model)
+        return Turn(text, [], answer.prompt_tokens, content.answer_tokens(text))
 
     def _entry(self, model: dict[str, Any]) -> dict[str, Any]:
         return {"id": model["name"], "object": "model", "owned_by": "google"}

@@ -7,6 +7,7 @@ costs a path split, a JSON parse and a JSON dump.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Union
@@ -49,6 +50,7 @@ class Call:
     raw: bytes
     key: Optional[str] = None
     key_via: str = ""  # "header", "query" or "bearer"
+    credentials: int = 0  # how many of those three the request carried
     body: Any = None
     action: str = ""
     model: Optional[str] = None
@@ -105,6 +107,31 @@ def find_key(headers: dict[str, str], query: dict[str, str]) -> tuple[Optional[s
         if key:
             return key, "bearer"
     return None, ""
+
+
+def count_credentials(headers: dict[str, str], query: dict[str, str]) -> int:
+    """How many credentials a request carries: ``x-goog-api-key``, ``?key=``, a Bearer token."""
+    auth = headers.get("authorization", "")
+    sent = (
+        headers.get("x-goog-api-key", "").strip(),
+        query.get("key", "").strip(),
+        auth[7:].strip() if auth[:7].lower() == "bearer " else "",
+    )
+    return sum(1 for value in sent if value)
+
+
+#: A Gemini auth key: ``AQ.`` and a token (20+ characters of the URL-safe base64 alphabet).
+_AUTH_KEY = re.compile(r"AQ\.[0-9A-Za-z_-]{20,}")
+
+
+def is_auth_key(key: Optional[str]) -> bool:
+    """Whether ``key`` claims to be an auth key (``AQ.`` prefix), well formed or not."""
+    return bool(key) and key.startswith("AQ.")  # type: ignore[union-attr]
+
+
+def auth_key_malformed(key: Optional[str]) -> bool:
+    """An ``AQ.`` key that is truncated or holds characters no auth key has."""
+    return is_auth_key(key) and not _AUTH_KEY.fullmatch(key or "")
 
 
 def stream(
