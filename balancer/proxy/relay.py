@@ -58,15 +58,18 @@ class StreamRelay:
         record = self.record
         record.status = self.resp.status_code
         try:
+            secret = self.lease.secret.encode()
             for chunk in _chain(first, rest):
                 out = self.tap.feed(chunk)
                 if out:
+                    if self.tap.error is not None or secret in out:
+                        out = self._cleaned(out)
                     if record.ttfb_ms is None:
                         record.ttfb_ms = _ms(self.started)
                     yield out
             tail = self.tap.finish()
             if tail:
-                yield tail
+                yield self._cleaned(tail) if self.tap.error is not None or secret in tail else tail
             if self.tap.error is not None:
                 verdict = self._error_verdict(self.tap.error)
             elif not self.tap.done:
@@ -95,6 +98,11 @@ class StreamRelay:
             finish_record(self.rt, record, self.started)
             if self.on_end is not None:
                 self.on_end()
+
+    def _cleaned(self, out: bytes) -> bytes:
+        """Bytes with the key removed: an upstream error inside a 200 stream may echo
+        it ("Consumer 'api_key:AIza…' has been suspended"), whole or cut short."""
+        return redact(out.decode("utf-8", "replace"), (self.lease.secret,)).encode()
 
     def _error_verdict(self, err: dict) -> Verdict:
         return after_first_byte(in_band_verdict(self.provider, err, self.lease, self.rt.clock()))

@@ -87,8 +87,6 @@ def _native(client, stream: bool) -> str:
                        json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).get_data(as_text=True)
 
 
-@pytest.mark.xfail(strict=True, reason="the stream relay (balancer/proxy) sends an upstream's error "
-                   "event inside a 200 stream on as it came, key and all; remove this mark with the fix")
 @pytest.mark.parametrize("kind", ["standard", "auth"])
 @pytest.mark.parametrize("api", ["openai", "gemini"])
 def test_an_error_event_inside_a_stream_does_not_carry_the_key(client, keys, upstream, kind, api):
