@@ -44,6 +44,15 @@ _AUDIO_FORMATS = {"wav": "audio/wav", "mp3": "audio/mp3", "aiff": "audio/aiff",
 _RESOLUTION = {"low": "MEDIA_RESOLUTION_LOW", "high": "MEDIA_RESOLUTION_HIGH"}
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity parse in Python but are not JSON: Gemini would refuse the body.
+    raise ValueError(name)
+
+
+# Built once: json.loads with an option builds a decoder per call.
+_decode = json.JSONDecoder(parse_constant=_no_constant).decode
+
+
 def to_contents(messages: Any, names: dict[str, str], *,
                 gemini3: bool) -> tuple[list[dict], list[dict]]:
     """(systemInstruction parts, contents) for OpenAI chat ``messages``.
@@ -246,7 +255,7 @@ def _arguments(arguments: Any, where: str) -> dict:
     if isinstance(arguments, dict):
         return arguments
     try:
-        parsed = json.loads(arguments, parse_constant=_no_constant)
+        parsed = _decode(arguments)
     except (TypeError, ValueError):
         raise Untranslatable(f"'{where}' is not valid JSON.", where) from None
     if not isinstance(parsed, dict):
@@ -271,18 +280,13 @@ def _tool_result(message: dict, where: str,
     name, gemini_id, order = calls[call_id]
     text = "".join(p["text"] for p in _text_parts(message.get("content"), where, ("text",)))
     try:
-        output: Any = json.loads(text, parse_constant=_no_constant)
+        output: Any = _decode(text)
     except ValueError:
         output = text
     response: dict[str, Any] = {"id": gemini_id} if gemini_id else {}
     response["name"] = name
     response["response"] = {"output": output}
     return order, {"functionResponse": response}
-
-
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity parse in Python but are not JSON: Gemini would refuse the body.
-    raise ValueError(name)
 
 
 def _sign_current_turn(contents: list[dict]) -> None:

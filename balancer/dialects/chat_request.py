@@ -31,7 +31,8 @@ Ignored (no effect on the answer): ``user``, ``safety_identifier``, ``metadata``
 ``stream``, ``stream_options`` (read for ``include_usage``), ``verbosity: medium``.
 Refused with a 400 naming the field: ``logit_bias``, ``audio`` and audio output,
 ``prediction``, the legacy ``functions``/``function_call`` (send ``tools``), other
-``verbosity`` values, and any field Balancer does not know (it may change the answer).
+``verbosity`` values, and any field Balancer does not know (it may change the answer;
+one set to null asks for nothing and is ignored).
 
 Lossy points (⚠): ``web_search_options``' location and context size; ``strict`` of a
 JSON schema; ``json_schema.name``; thinking ranges per model are Gemini's to enforce.
@@ -104,8 +105,9 @@ def to_native(body: dict, *, model: str) -> tuple[dict, ChatContext]:
     """
     if not isinstance(body, dict):
         raise Untranslatable("The request body must be a JSON object.")
-    for key in body:
-        if key not in _HANDLED and key not in _IGNORED and key not in _REFUSED:
+    for key, value in body.items():
+        if value is not None and key not in _HANDLED and key not in _IGNORED \
+                and key not in _REFUSED:
             raise Untranslatable(f"'{key}' has no counterpart in the Gemini API, so it cannot "
                                  "be honoured.", key)
     for key, why in _REFUSED.items():

@@ -33,7 +33,8 @@ from balancer.dialects.chat_request import ChatContext
 from balancer.upstream.providers import openai_error_from_upstream
 
 DONE = b"data: [DONE]\n\n"
-_COMPACT = (",", ":")
+# One encoder for every chunk: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class _Choice:
@@ -55,9 +56,8 @@ class ChatStream:
         self._ctx = ctx
         self._seed = call_seed(id)
         # Every chunk starts and ends alike: build those bytes once.
-        self._head = ('data: {"id":' + json.dumps(id) + ',"object":"chat.completion.chunk",'
-                      f'"created":{int(created)},"model":' + json.dumps(ctx.model, ensure_ascii=False)
-                      + ',"choices":')
+        self._head = ('data: {"id":' + _encode(id) + ',"object":"chat.completion.chunk",'
+                      f'"created":{int(created)},"model":' + _encode(ctx.model) + ',"choices":')
         self._tail = ',"usage":null}\n\n' if ctx.include_usage else '}\n\n'
         self._choices: dict[int, _Choice] = {}
         self._usage: Optional[dict] = None
@@ -119,7 +119,7 @@ class ChatStream:
             out.append(self._chunk(index, {}, finish_reason(choice.reason,
                                                             choice.reader.calls > 0)))
         if self._ctx.include_usage:
-            usage = json.dumps(chat_usage(self._usage), separators=_COMPACT)
+            usage = _encode(chat_usage(self._usage))
             out.append((self._head + '[],"usage":' + usage + "}\n\n").encode())
         out.append(DONE)
         return b"".join(out)
@@ -154,27 +154,30 @@ class ChatStream:
             if "extra_content" in call:
                 first["extra_content"] = call["extra_content"]
             deltas.append({"tool_calls": [first]})
-            deltas.append({"tool_calls": [{"index": call["index"],
-                                           "function": {"arguments": call["function"]["arguments"]}}]})
+            arguments = {"arguments": call["function"]["arguments"]}
+            deltas.append({"tool_calls": [{"index": call["index"], "function": arguments}]})
         if not choice.started:
             choice.started = True
             if deltas:
                 deltas[0] = {"role": "assistant", **deltas[0]}
             else:
                 deltas.append({"role": "assistant", "content": ""})
-        found = sources(candidate)
-        for source in found:
-            if all(source[1] != uri for _, uri in choice.sources):
-                choice.sources.append(source)
+        if "groundingMetadata" in candidate:
+            for source in sources(candidate):
+                if all(source[1] != uri for _, uri in choice.sources):
+                    choice.sources.append(source)
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             choice.reason = reason
+        if len(deltas) == 1 and "logprobsResult" not in candidate:
+            return self._chunk(index, deltas[0])  # the common case: one piece of text
         probs = logprobs(candidate) if text_at >= 0 else None
         return b"".join(self._chunk(index, delta, logprobs=probs if i == text_at else None)
                         for i, delta in enumerate(deltas))
 
     def _chunk(self, index: int, delta: dict, reason: Optional[str] = None,
                logprobs: Optional[dict] = None) -> bytes:
-        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": reason}
-        return (self._head + "[" + json.dumps(choice, ensure_ascii=False, separators=_COMPACT)
-                + "]" + self._tail).encode()
+        # Written by hand around the delta: the hot path of every streamed answer.
+        return (f'{self._head}[{{"index":{index},"delta":{_encode(delta)},"logprobs":'
+                f'{"null" if logprobs is None else _encode(logprobs)},"finish_reason":'
+                f'{"null" if reason is None else _encode(reason)}}}]{self._tail}').encode()

@@ -61,7 +61,8 @@ def to_native(body: dict, *, model: str) -> tuple[dict, EmbeddingsContext]:
     model = model.removeprefix("models/")
     requests = []
     for text in texts:
-        request: dict[str, Any] = {"model": f"models/{model}", "content": {"parts": [{"text": text}]}}
+        request: dict[str, Any] = {"model": f"models/{model}",
+                                   "content": {"parts": [{"text": text}]}}
         if dimensions is not None:
             request["outputDimensionality"] = dimensions
         requests.append(request)

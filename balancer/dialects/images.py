@@ -5,8 +5,8 @@ pair every Gemini image model takes; the text is not returned); ``n`` > 1 ->
 ``candidateCount`` (models that draw one image per call refuse it, with their own 400);
 ``size`` ``WxH`` -> ``imageConfig.aspectRatio`` (the nearest ratio Gemini offers, within
 5%) and, for a side longer than 1792 pixels (larger than any OpenAI size), ``imageSize``
-2K (up to 2048) or 4K; ``auto`` leaves both to the model. ``model`` is the caller's (routed) model; ``user`` and
-``moderation`` are ignored. Refused with a 400 naming the field: ``quality`` other than
+2K (up to 2048) or 4K; ``auto`` leaves both to the model. The body's ``model`` is not read
+(the caller passes the routed one); ``user`` and ``moderation`` are ignored. Refused with a 400 naming the field: ``quality`` other than
 auto/standard, ``style``, ``background: transparent``, ``output_format`` other than png,
 ``output_compression``, ``stream``, and unknown fields.
 

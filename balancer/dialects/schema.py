@@ -32,9 +32,9 @@ from typing import Any, Optional
 from balancer.dialects.errors import Untranslatable
 
 #: Plain values ``Schema`` takes as they are.
-_PARAM_SCALARS = ("title", "description", "minItems", "maxItems", "minProperties",
-                  "maxProperties", "minLength", "maxLength", "pattern", "minimum", "maximum",
-                  "default", "example", "propertyOrdering")
+_PARAM_SCALARS = frozenset({"title", "description", "minItems", "maxItems", "minProperties",
+                            "maxProperties", "minLength", "maxLength", "pattern", "minimum",
+                            "maximum", "default", "example", "propertyOrdering"})
 _STRING_FORMATS = frozenset({"enum", "date-time"})
 _NUMBER_FORMATS = frozenset({"float", "double", "int32", "int64"})
 #: Keywords ``responseJsonSchema`` documents; the others are stripped.
@@ -73,43 +73,55 @@ def _param_node(node: Any, defs: dict, where: str, refs: tuple[str, ...]) -> dic
         return {}
     if not isinstance(node, dict):
         raise Untranslatable(f"'{where}' must be a JSON Schema object.", where)
-    node, refs = _expand(node, defs, where, refs)
+    if "$ref" in node or "allOf" in node:
+        node, refs = _expand(node, defs, where, refs)
     out: dict[str, Any] = {}
+    rest = False
+    # One pass copies what Gemini takes as it is; most nodes hold nothing else.
+    for key, value in node.items():
+        if key in _PARAM_SCALARS:
+            out[key] = value
+        elif key == "type" and isinstance(value, str) and value != "null":
+            out["type"] = value.upper()
+        else:
+            rest = True
+    if rest:
+        _param_rest(node, out, defs, where, refs)
+    elif out.get("type") == "ARRAY":
+        out["items"] = {"type": "STRING"}  # Gemini requires items
+    return out
+
+
+def _param_rest(node: dict, out: dict, defs: dict, where: str, refs: tuple[str, ...]) -> None:
+    """The keywords of a node that need more than a copy (each step only when present)."""
     nullable = node.get("nullable") is True
+    types: list[str] = []
     kind = node.get("type")
-    types = [kind] if isinstance(kind, str) else [t for t in kind if isinstance(t, str)] \
-        if isinstance(kind, list) else []
-    if "null" in types:
+    if isinstance(kind, list):
+        types = [t for t in kind if isinstance(t, str)]
+        if "null" in types:
+            nullable = True
+            types = [t for t in types if t != "null"]
+        if len(types) == 1:
+            out["type"] = types[0].upper()
+        elif types:
+            out["anyOf"] = [{"type": t.upper()} for t in types]
+    elif kind == "null":
         nullable = True
-        types = [t for t in types if t != "null"]
-    if len(types) == 1:
-        out["type"] = types[0].upper()
-    elif types:
-        out["anyOf"] = [{"type": t.upper()} for t in types]
-    branches = node.get("anyOf", node.get("oneOf"))
-    if isinstance(branches, list):
-        kept = []
-        for i, branch in enumerate(branches):
-            if isinstance(branch, dict) and branch.get("type") == "null":
-                nullable = True
-                continue
-            kept.append(_param_node(branch, defs, f"{where}.anyOf[{i}]", refs))
-        if len(kept) == 1 and not types:
-            out.update(kept[0])  # the node's own keys (description...) are set below and win
-        elif kept:
-            out["anyOf"] = kept
-    for key in _PARAM_SCALARS:
-        if key in node:
-            out[key] = node[key]
-    for exclusive, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        bound = node.get(exclusive)
-        if _is_number(bound) and inclusive not in node:
-            out[inclusive] = bound
+    if "anyOf" in node or "oneOf" in node:
+        nullable = _param_branches(node, out, bool(types), defs, where, refs) or nullable
+    if "exclusiveMinimum" in node or "exclusiveMaximum" in node:
+        for exclusive, inclusive in (("exclusiveMinimum", "minimum"),
+                                     ("exclusiveMaximum", "maximum")):
+            if _is_number(node.get(exclusive)) and inclusive not in node:
+                out[inclusive] = node[exclusive]
     examples = node.get("examples")
     if isinstance(examples, list) and examples and "example" not in node:
         out["example"] = examples[0]
-    _param_enum(node, out)
-    if out.pop("nullable", False) or nullable or None in (node.get("enum") or ()):
+    if "enum" in node or "const" in node:
+        _param_enum(node, out)
+        nullable = nullable or None in (node.get("enum") or ())
+    if out.pop("nullable", False) or nullable:
         out["nullable"] = True
     fmt = node.get("format")
     if isinstance(fmt, str):
@@ -130,16 +142,37 @@ def _param_node(node: Any, defs: dict, where: str, refs: tuple[str, ...]) -> dic
                 out["required"] = kept_names
     elif out.get("properties") == {}:
         del out["properties"]
-    items = node.get("items")
-    if isinstance(items, list):  # draft-4 tuple form
-        items = {"anyOf": items} if items else None
-    if items is None and isinstance(node.get("prefixItems"), list) and node["prefixItems"]:
-        items = {"anyOf": node["prefixItems"]}
-    if isinstance(items, dict) or items is True:
-        out["items"] = _param_node(items, defs, f"{where}.items", refs)
-    elif out.get("type") == "ARRAY" and "items" not in out:
+    if "items" in node or "prefixItems" in node:
+        items = node.get("items")
+        if isinstance(items, list):  # draft-4 tuple form
+            items = {"anyOf": items} if items else None
+        if items is None and isinstance(node.get("prefixItems"), list) and node["prefixItems"]:
+            items = {"anyOf": node["prefixItems"]}
+        if isinstance(items, dict) or items is True:
+            out["items"] = _param_node(items, defs, f"{where}.items", refs)
+    if out.get("type") == "ARRAY" and "items" not in out:
         out["items"] = {"type": "STRING"}
-    return out
+
+
+def _param_branches(node: dict, out: dict, typed: bool, defs: dict, where: str,
+                    refs: tuple[str, ...]) -> bool:
+    """``anyOf``/``oneOf`` into ``out``; True when a ``null`` branch made it nullable."""
+    branches = node.get("anyOf", node.get("oneOf"))
+    if not isinstance(branches, list):
+        return False
+    nullable = False
+    kept = []
+    for i, branch in enumerate(branches):
+        if isinstance(branch, dict) and branch.get("type") == "null":
+            nullable = True
+            continue
+        kept.append(_param_node(branch, defs, f"{where}.anyOf[{i}]", refs))
+    if len(kept) == 1 and not typed:
+        for key, value in kept[0].items():
+            out.setdefault(key, value)  # the node's own keys (description...) win
+    elif kept:
+        out["anyOf"] = kept
+    return nullable
 
 
 def _param_enum(node: dict, out: dict) -> None:

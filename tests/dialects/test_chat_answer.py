@@ -63,8 +63,10 @@ GOLDEN = [
                        "completion_tokens_details": {"reasoning_tokens": 7}})),
 
     ("an image as a markdown data URL between texts",
-     answer(candidate({"text": "Here:"}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}},
-                      {"text": "Done."}, {"inlineData": {"mimeType": "audio/wav", "data": "UklG"}})),
+     answer(candidate({"text": "Here:"},
+                      {"inlineData": {"mimeType": "image/png", "data": "iVBO"}},
+                      {"text": "Done."},
+                      {"inlineData": {"mimeType": "audio/wav", "data": "UklG"}})),
      CTX,
      completion(choice(message("Here:\n\n![image](data:image/png;base64,iVBO)\n\nDone.")))),
 

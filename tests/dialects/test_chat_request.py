@@ -78,7 +78,7 @@ GOLDEN = [
       "logprobs": True, "top_logprobs": 3, "user": "u1", "metadata": {"a": "b"}, "store": False,
       "service_tier": "auto", "prompt_cache_key": "k", "stream": True,
       "stream_options": {"include_usage": True}, "parallel_tool_calls": True,
-      "verbosity": "medium"},
+      "verbosity": "medium", "logit_bias": None, "some_future_option": None},
      "gemini-2.5-flash",
      {"contents": [HI], "generationConfig": {
          "temperature": 0.2, "topP": 0.9, "topK": 40, "seed": 7, "presencePenalty": 0.5,

@@ -1,4 +1,4 @@
-"""Gemini SSE events -> OpenAI chat.completion.chunk events (golden), as openai-python reads them."""
+"""Gemini SSE events -> OpenAI chat.completion.chunk events (golden), read by openai-python."""
 from __future__ import annotations
 
 import json
