@@ -6,9 +6,10 @@ pair every Gemini image model takes; the text is not returned); ``n`` > 1 ->
 ``size`` ``WxH`` -> ``imageConfig.aspectRatio`` (the nearest ratio Gemini offers, within
 5%) and, for a side longer than 1792 pixels (larger than any OpenAI size), ``imageSize``
 2K (up to 2048) or 4K; ``auto`` leaves both to the model. The body's ``model`` is not read
-(the caller passes the routed one); ``user`` and ``moderation`` are ignored. Refused with a 400 naming the field: ``quality`` other than
-auto/standard, ``style``, ``background: transparent``, ``output_format`` other than png,
-``output_compression``, ``stream``, and unknown fields.
+(the caller passes the routed one); ``user`` and ``moderation`` are ignored. Refused with
+a 400 naming the field: ``quality`` other than auto/standard, ``style``, ``background:
+transparent``, ``output_format`` other than png, ``output_compression``, ``stream``, and
+unknown fields.
 
 Answer: every image ``inlineData`` of every candidate -> ``data[i]``, ``{"b64_json"}`` or,
 for ``response_format: url``, ``{"url": "data:<mime>;base64,..."}`` (Balancer stores no
