@@ -31,6 +31,8 @@ FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT",
                       "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
                       "IMAGE_OTHER"})
 _SEED_CHARS = re.compile(r"[^A-Za-z0-9]")
+# Arguments as OpenAI writes them (compact); built once, as json.dumps with options is not.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def finish_reason(reason: Optional[str], has_calls: bool) -> str:
@@ -188,8 +190,7 @@ class CandidateReader:
         out: dict[str, Any] = {
             "index": index, "id": call_id, "type": "function",
             "function": {"name": self._ctx.client_name(name) if isinstance(name, str) else "",
-                         "arguments": json.dumps(args if isinstance(args, dict) else {},
-                                                 ensure_ascii=False)}}
+                         "arguments": _encode(args if isinstance(args, dict) else {})}}
         signature = part.get("thoughtSignature")
         if isinstance(signature, str) and signature:
             out["extra_content"] = {"google": {"thought_signature": signature}}

@@ -13,9 +13,12 @@ tools ``tools``'s, schemas ``schema``'s; this module owns the rest:
 - ``reasoning_effort``: a ``thinkingBudget`` (none 0, minimal 512, low 1024, medium
   8192, high/xhigh/max 24576: in range for every 2.5 model) for models before Gemini 3
   and for names without a version (aliases such as ``gemini-flash-latest``; budgets work
-  on 3 too); a ``thinkingLevel`` for Gemini 3 and later (Pro takes only low and high:
-  none/minimal/low -> LOW, the rest HIGH; others none/minimal -> MINIMAL, low, medium,
-  high/xhigh/max -> HIGH);
+  on 3 too); a ``thinkingLevel`` for Gemini 3 and later: none/minimal -> MINIMAL, low,
+  medium, high, xhigh/max -> XHIGH, each then raised to the nearest level the model takes
+  (or lowered to its highest). Levels differ per model and Google adds some: 3 Pro takes
+  LOW and HIGH, 3 Flash MINIMAL to HIGH, later models (3.1 Pro, 3.8 Flash, 4) are taken
+  as LOW to HIGH (none of them MINIMAL; XHIGH only on a few, asked for through
+  ``thinking_level`` itself);
 - ``extra_body.google`` (or a top-level ``google``, which is what openai-python's
   ``extra_body={"google": ...}`` sends): ``thinking_config`` (``thinking_budget``,
   ``thinking_level``, ``include_thoughts``; a budget or level given here replaces the one
@@ -70,10 +73,13 @@ _NUMBERS = (("temperature", "temperature", float), ("top_p", "topP", float),
             ("frequency_penalty", "frequencyPenalty", float))
 _BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576,
             "xhigh": 24576, "max": 24576}
-_LEVELS = {"none": "MINIMAL", "minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM",
-           "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
-_PRO_LEVELS = {"none": "LOW", "minimal": "LOW", "low": "LOW", "medium": "HIGH", "high": "HIGH",
-               "xhigh": "HIGH", "max": "HIGH"}
+#: Thinking levels, lowest first, and the effort each OpenAI value asks for.
+_SCALE = ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
+_EFFORT_LEVEL = {"none": 0, "minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4, "max": 4}
+#: (model name pattern, the levels it takes); the first match wins.
+_MODEL_LEVELS = ((re.compile(r"gemini-3(?:\.0)?-pro"), ("LOW", "HIGH")),
+                 (re.compile(r"gemini-3(?:\.0)?-flash"), ("MINIMAL", "LOW", "MEDIUM", "HIGH")),
+                 (re.compile(r""), ("LOW", "MEDIUM", "HIGH")))
 _VERSION = re.compile(r"gemini-(\d+(?:\.\d+)?)")
 
 
@@ -265,6 +271,15 @@ def _response_format(fmt: Any, config: dict) -> None:
         config["responseJsonSchema"] = schema
 
 
+def _level(wanted: int, model: str) -> str:
+    """The lowest level the model takes at or above ``wanted``, else its highest."""
+    taken = next(levels for pattern, levels in _MODEL_LEVELS if pattern.search(model))
+    for level in _SCALE[wanted:]:
+        if level in taken:
+            return level
+    return taken[-1]
+
+
 def _thinking(effort: Any, version: Optional[float], model: str,
               google: tuple[str, dict]) -> dict:
     config: dict[str, Any] = {}
@@ -273,8 +288,7 @@ def _thinking(effort: Any, version: Optional[float], model: str,
             raise Untranslatable(f"'reasoning_effort' {effort!r} is not one of "
                                  f"{', '.join(_BUDGETS)}.", "reasoning_effort")
         if version is not None and version >= 3:
-            pro = "-pro" in model
-            config["thinkingLevel"] = (_PRO_LEVELS if pro else _LEVELS)[effort]
+            config["thinkingLevel"] = _level(_EFFORT_LEVEL[effort], model)
         elif version is None or version >= 2.5 or effort != "none":
             # Before 2.5 there is no thinking to switch off; asked for, Gemini says so.
             config["thinkingBudget"] = _BUDGETS[effort]

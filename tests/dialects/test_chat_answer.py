@@ -85,10 +85,10 @@ GOLDEN = [
                       {"functionCall": {"name": "get_weather", "args": {}}})), CTX,
      completion(choice(message(None, tool_calls=[
          {"id": "call_77", "type": "function",
-          "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+          "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
           "extra_content": {"google": {"thought_signature": "c2ln"}}},
          {"id": f"call_bal_{SEED}_0_1", "type": "function",
-          "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}},
+          "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}},
          {"id": f"call_bal_{SEED}_0_2", "type": "function",
           "function": {"name": "get_weather", "arguments": "{}"}}]), "tool_calls"))),
 
@@ -98,7 +98,7 @@ GOLDEN = [
      ChatContext(model="gemini-2.5-flash", names={"files_read_ee1d56bc": "files/read"}),
      completion(choice(message("Reading.", tool_calls=[
          {"id": f"call_bal_{SEED}_0_0", "type": "function",
-          "function": {"name": "files/read", "arguments": '{"p": "/a"}'}}]), "tool_calls"))),
+          "function": {"name": "files/read", "arguments": '{"p":"/a"}'}}]), "tool_calls"))),
 
     ("parallel_tool_calls false keeps the first call",
      answer(candidate({"functionCall": {"name": "a", "args": {}}},

@@ -128,9 +128,19 @@ GOLDEN = [
      "gemini-3-flash-preview",
      {"contents": [HI], "generationConfig": {"thinkingConfig": {"thinkingLevel": "MINIMAL"}}}),
 
+    ("a level Gemini 3.1 Pro lacks is raised to the next it takes",
+     {"messages": [USER], "reasoning_effort": "none"},
+     "gemini-3.1-pro-preview",
+     {"contents": [HI], "generationConfig": {"thinkingConfig": {"thinkingLevel": "LOW"}}}),
+
+    ("xhigh is the highest level a model takes",
+     {"messages": [USER], "reasoning_effort": "xhigh"},
+     "gemini-3-flash-preview",
+     {"contents": [HI], "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}}}),
+
     ("Gemini 3 Pro takes only low and high",
      {"messages": [USER], "reasoning_effort": "medium"},
-     "gemini-3.1-pro-preview",
+     "gemini-3-pro-preview",
      {"contents": [HI], "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}}}),
 
     ("extra_body.google.thinking_config replaces reasoning_effort's budget",

@@ -92,10 +92,10 @@ GOLDEN = [
          {"index": 0, "id": "call_bal_abc_0_0", "type": "function",
           "function": {"name": "get_weather", "arguments": ""},
           "extra_content": {"google": {"thought_signature": "c2ln"}}}]}),
-      chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Paris"}'}}]}),
+      chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city":"Paris"}'}}]}),
       chunk({"tool_calls": [{"index": 1, "id": "call_5", "type": "function",
                              "function": {"name": "get_weather", "arguments": ""}}]}),
-      chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"city": "Rome"}'}}]}),
+      chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"city":"Rome"}'}}]}),
       chunk({}, "tool_calls"), "[DONE]"]),
 
     ("sources after the text, held to the end with the finish",
