@@ -193,3 +193,16 @@ def test_synthesized_call_ids_differ_between_answers_and_choices():
     second = to_chat(native, CTX, created=1, id="chatcmpl-bbbb")
     ids = [c["message"]["tool_calls"][0]["id"] for a in (first, second) for c in a["choices"]]
     assert len(set(ids)) == 4
+
+
+@pytest.mark.parametrize("native", [
+    {}, {"candidates": None}, {"candidates": [None, "x"]}, {"candidates": [{"content": None}]},
+    {"candidates": [{"content": {"parts": ["text", None, {"functionCall": "x"},
+                                           {"inlineData": {"mimeType": "image/png"}}]}}],
+     "usageMetadata": {"promptTokenCount": "7", "candidatesTokenCount": -1}},
+])
+def test_odd_answers_still_give_a_well_formed_completion(native):
+    chat = to_chat(native, CTX, created=1, id=ID)
+    assert [c["finish_reason"] for c in chat["choices"]] == ["stop"]
+    assert chat["usage"]["total_tokens"] == 0
+    sdk.client(chat).chat.completions.create(model="m", messages=[])  # the SDK reads it

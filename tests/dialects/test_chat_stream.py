@@ -215,3 +215,15 @@ def test_one_id_and_created_throughout():
     payloads = [e for e in sdk.events(out) if e != "[DONE]"]
     assert {(p["id"], p["created"]) for p in payloads} == {(ID, 1700000000)}
     assert sum("role" in p["choices"][0]["delta"] for p in payloads if p["choices"]) == 1
+
+
+def test_odd_events_neither_raise_nor_break_the_stream():
+    stream = ChatStream(CTX, created=1, id=ID)
+    out = b"".join(stream.feed(e) for e in (
+        {}, {"candidates": None}, {"candidates": [None]}, {"usageMetadata": "x"},
+        {"candidates": [{"content": {"parts": [None, 3, {"functionCall": []}]}}]},
+        event({"text": "ok"}, reason="STOP")))
+    out += stream.end()
+    chunks, final = sdk.read_stream(out)
+    assert final.choices[0].message.content == "ok"
+    assert final.choices[0].finish_reason == "stop"
