@@ -26,7 +26,7 @@ def client(answer: Union[bytes, dict], content_type: str = "application/json") -
 
 
 def read_stream(sse: bytes) -> tuple[list[Any], Any]:
-    """(chunks, final completion) as openai-python's stream helpers see an SSE body."""
+    """(chunks, final completion) as openai-python's stream accumulator sees an SSE body."""
     stream = client(sse, "text/event-stream").chat.completions.create(
         model="m", messages=[], stream=True)
     state = ChatCompletionStreamState()
