@@ -89,6 +89,10 @@ class ChatStream:
         if isinstance(meta, dict):
             self._usage = meta
         candidates = event.get("candidates")
+        if isinstance(candidates, list) and len(candidates) == 1 \
+                and isinstance(candidates[0], dict):
+            index = candidates[0].get("index")  # one candidate: the usual event
+            return self._candidate(index if isinstance(index, int) else 0, candidates[0])
         if isinstance(candidates, list) and candidates:
             out = []
             for i, candidate in enumerate(candidates):
@@ -141,6 +145,14 @@ class ChatStream:
         if choice is None:
             choice = self._choices[index] = _Choice(CandidateReader(self._ctx, self._seed, index))
         text, thoughts, calls = choice.reader.read(parts_of(candidate))
+        if text and choice.started and not thoughts and not calls \
+                and "logprobsResult" not in candidate and "groundingMetadata" not in candidate:
+            # The bulk of a stream: a piece of text and nothing else to translate.
+            reason = candidate.get("finishReason")
+            if isinstance(reason, str) and reason:
+                choice.reason = reason
+            return (f'{self._head}[{{"index":{index},"delta":{{"content":{_encode(text)}}},'
+                    f'"logprobs":null,"finish_reason":null}}]{self._tail}').encode()
         deltas: list[dict] = []
         if thoughts:
             deltas.append({"reasoning_content": thoughts})
