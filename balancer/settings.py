@@ -102,6 +102,10 @@ SPECS: tuple[SettingSpec, ...] = (
                 "keys are probed with a cheap call (0 = never).", 0, 86_400),
     SettingSpec("sync_interval_seconds", float, 1.5, "How often each worker pulls key states, "
                 "settings and tokens changed by others.", 0.2, 60),
+    SettingSpec("openai_api", str, "native", "How OpenAI-format requests reach a Gemini pool: "
+                "native (Balancer translates them to Gemini's own API, which takes every kind "
+                "of key) or compat (passed on to Google's OpenAI-compatible layer as they are; "
+                "it refuses auth keys, AQ.…).", choices=("native", "compat")),
     SettingSpec("suffix_search", bool, True, "Model names ending in -search add the Google "
                 "Search tool (Gemini API)."),
     SettingSpec("suffix_image", bool, True, "Model names ending in -image ask for image output "

@@ -170,3 +170,11 @@ def start(live_env):
     yield run
     for live in running:
         live.stop()
+
+
+@pytest.fixture
+def compat(app, rt):
+    """The default pool serves OpenAI clients through Google's OpenAI layer (``openai_api=compat``)."""
+    from balancer.services import pools as pool_service
+    with app.app_context():
+        pool_service.edit_pool(rt, "gemini", overrides={"openai_api": "compat"})

@@ -67,7 +67,7 @@ def test_each_key_keeps_its_proxy_and_a_dead_proxy_is_passed_over(make_app, upst
         send = rt.upstream.send
 
         def spy(pool_id, proxy_url, method, url, **kwargs):
-            used.append((kwargs["headers"]["Authorization"], proxy_url))
+            used.append((kwargs["headers"]["x-goog-api-key"], proxy_url))
             return send(pool_id, proxy_url, method, url, **kwargs)
         monkeypatch.setattr(rt.upstream, "send", spy)
         client = app.test_client()

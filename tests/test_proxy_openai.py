@@ -51,21 +51,49 @@ class TestChat:
         assert resp.headers["x-balancer-attempts"] == "1"
         sent = upstream.requests[-1]
         assert sent["key"] in made
-        assert sent["flavour"] == "compat"
+        # Served by Gemini's own API (the pool's openai_api is native by default).
+        assert sent["flavour"] == "native"
+        assert sent["path"].endswith(f"/v1beta/models/{MODEL}:generateContent")
+        assert sent["body"]["contents"] == [{"role": "user", "parts": [{"text": "ping"}]}]
+
+    def test_on_a_compat_pool_a_chat_goes_to_googles_openai_layer(self, client, auth, keys,
+                                                                  upstream, compat):
+        made = keys(2)
+        resp = chat(client, auth, text="ping")
+        assert resp.status_code == 200 and "ping" in resp.get_json()["choices"][0]["message"]["content"]
+        sent = upstream.requests[-1]
+        assert sent["key"] in made and sent["flavour"] == "compat"
         assert sent["path"].endswith("/v1beta/openai/chat/completions")
 
-    def test_the_request_body_reaches_the_upstream_unchanged(self, client, auth, keys, upstream):
+    def test_on_a_compat_pool_the_request_body_reaches_the_upstream_unchanged(
+            self, client, auth, keys, upstream, compat):
         keys(1)
         chat(client, auth, temperature=0.3, custom_field={"x": [1, 2]})
         body = upstream.requests[-1]["body"]
         assert body["temperature"] == 0.3 and body["custom_field"] == {"x": [1, 2]}
 
-    def test_the_key_never_travels_in_the_url(self, client, auth, keys, upstream):
+    def test_a_field_gemini_has_no_counterpart_for_is_refused_naming_it(self, client, auth, keys,
+                                                                        upstream):
+        keys(1)
+        resp = chat(client, auth, temperature=0.3, custom_field={"x": [1, 2]})
+        assert resp.status_code == 400 and upstream.requests == []
+        err = resp.get_json()["error"]
+        assert err["param"] == "custom_field" and "custom_field" in err["message"]
+
+    @pytest.mark.parametrize("mode", ["native", "compat"])
+    def test_the_key_never_travels_in_the_url(self, app, rt, client, auth, keys, upstream, mode):
+        from balancer.services import pools as pool_service
+        with app.app_context():
+            pool_service.edit_pool(rt, "gemini", overrides={"openai_api": mode})
         made = keys(1)
         chat(client, auth)
         sent = upstream.requests[-1]
         assert made[0] not in sent["path"] and not sent["query"]
-        assert sent["headers"]["authorization"] == f"Bearer {made[0]}"
+        if mode == "native":
+            assert sent["headers"]["x-goog-api-key"] == made[0]
+            assert "authorization" not in sent["headers"]
+        else:
+            assert sent["headers"]["authorization"] == f"Bearer {made[0]}"
 
     def test_keys_rotate_round_robin(self, client, auth, keys, upstream):
         made = keys(3)
@@ -97,11 +125,21 @@ class TestStreaming:
         assert "stream me" in text
 
     def test_balancer_asks_for_usage_but_hides_that_chunk_from_a_client_that_did_not(
-            self, app, client, auth, keys, upstream, rt):
+            self, app, client, auth, keys, upstream, rt, compat):
         made = keys(1)
         events = sse_events(chat(client, auth, stream=True))
         assert upstream.requests[-1]["body"]["stream_options"] == {"include_usage": True}
         assert all(e == "[DONE]" or e["choices"] for e in events)
+        rt.services.flush()
+        assert listed(app, key_id_of(app, made[0]))["tokens_out"] > 0
+
+    def test_a_translated_stream_counts_usage_without_showing_it_to_a_client_that_did_not_ask(
+            self, app, client, auth, keys, upstream, rt):
+        made = keys(1)
+        events = sse_events(chat(client, auth, stream=True))
+        assert upstream.requests[-1]["query"] == {"alt": "sse"}
+        assert events[-1] == "[DONE]" and all(e == "[DONE]" or e["choices"] for e in events)
+        assert events[-2]["choices"][0]["finish_reason"] == "stop"
         rt.services.flush()
         assert listed(app, key_id_of(app, made[0]))["tokens_out"] > 0
 

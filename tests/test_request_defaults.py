@@ -149,11 +149,29 @@ class TestCli:
         assert bad.exit_code != 0 and "whole number" in bad.output
 
 
+class TestNativeChat:
+    def test_an_openai_chat_gets_the_pool_defaults_in_gemini_terms(
+            self, rt, ctx, client, keys, upstream, auth):
+        keys(1)
+        pool_service.edit_pool(rt, "gemini", request_defaults=DEFAULTS)
+        chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        assert client.post("/v1/chat/completions", json=chat, headers=auth).status_code == 200
+        sent = upstream.requests[-1]
+        assert sent["flavour"] == "native"
+        assert sent["body"]["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 512}
+        assert sent["headers"]["x-title"] == "balancer tests"
+        client.post("/v1/chat/completions", json={**chat, "reasoning_effort": "high"}, headers=auth)
+        # the client's own choice wins
+        assert upstream.requests[-1]["body"]["generationConfig"]["thinkingConfig"] == {
+            "thinkingBudget": 24576}
+
+
 class TestCompat:
     def test_a_chat_for_a_gemini_pool_gets_the_budget_through_the_openai_layer(
             self, rt, ctx, client, keys, upstream, auth):
         keys(1)
-        pool_service.edit_pool(rt, "gemini", request_defaults=DEFAULTS)
+        pool_service.edit_pool(rt, "gemini", request_defaults=DEFAULTS,
+                               overrides={"openai_api": "compat"})
         chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
         assert client.post("/v1/chat/completions", json=chat, headers=auth).status_code == 200
         sent = upstream.requests[-1]

@@ -51,6 +51,18 @@ def test_non_thinking_works_through_chat_completions(client, auth, keys, upstrea
     resp = client.post("/v1/chat/completions", headers=auth, json={
         "model": "gemini-2.5-flash-non-thinking", "messages": [{"role": "user", "content": "x"}]})
     assert resp.status_code == 200
+    assert resp.get_json()["model"] == "gemini-2.5-flash-non-thinking"
+    sent = upstream.requests[-1]
+    assert sent["path"].endswith("/models/gemini-2.5-flash:generateContent")
+    assert sent["body"]["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 0}
+
+
+def test_non_thinking_on_a_compat_pool_asks_the_openai_layer_for_no_reasoning(
+        client, auth, keys, upstream, compat):
+    keys(1)
+    resp = client.post("/v1/chat/completions", headers=auth, json={
+        "model": "gemini-2.5-flash-non-thinking", "messages": [{"role": "user", "content": "x"}]})
+    assert resp.status_code == 200
     sent = upstream.requests[-1]["body"]
     assert sent["model"] == "gemini-2.5-flash" and sent["reasoning_effort"] == "none"
 
@@ -197,15 +209,22 @@ def test_a_listed_model_whose_name_ends_like_a_suffix_is_that_model(client, auth
     with_models(rt, "gemini-2.5-flash", "gemini-2.5-flash-image")
     assert chat(client, auth, model="gemini-2.5-flash-image").status_code == 200
     sent = upstream.requests[-1]
-    assert sent["flavour"] == "compat" and sent["body"]["model"] == "gemini-2.5-flash-image"
+    assert sent["path"].endswith("/models/gemini-2.5-flash-image:generateContent")
+    assert "responseModalities" not in sent["body"].get("generationConfig", {})
     assert chat(client, auth, model="gemini-2.5-flash-image-image").status_code == 200
-    assert upstream.requests[-1]["path"].endswith("/models/gemini-2.5-flash-image:generateContent")
+    sent = upstream.requests[-1]
+    assert sent["path"].endswith("/models/gemini-2.5-flash-image:generateContent")
+    assert "IMAGE" in sent["body"]["generationConfig"]["responseModalities"]
 
 
-def test_other_chats_still_go_through_the_openai_compatible_layer(client, auth, keys, upstream):
+def test_on_a_compat_pool_other_chats_go_through_the_openai_compatible_layer(
+        client, auth, keys, upstream, compat):
     keys(1)
     assert chat(client, auth, model="gemini-2.5-flash").status_code == 200
     assert upstream.requests[-1]["path"].endswith("/v1beta/openai/chat/completions")
+    # The suffixes that only Gemini's own API offers are still translated there.
+    assert chat(client, auth, model=SEARCH).status_code == 200
+    assert upstream.requests[-1]["path"].endswith("/models/gemini-2.5-flash:generateContent")
 
 
 @pytest.mark.parametrize("mode", ["rate_minute", "internal"])
@@ -255,21 +274,20 @@ def test_a_stream_that_breaks_midway_ends_with_an_openai_error_event(
 def test_a_blocked_prompt_is_an_empty_answer_stopped_by_the_filter(client, auth, keys, upstream):
     keys(1, modes={make_key("k", 0): "blocked"})
     (choice,) = chat(client, auth).get_json()["choices"]
-    assert choice["message"]["content"] == "" and choice["finish_reason"] == "content_filter"
+    assert choice["message"]["content"] is None and choice["finish_reason"] == "content_filter"
     evts = events(chat(client, auth, stream=True))
     assert evts[-1] == "[DONE]" and evts[-2]["choices"][0]["finish_reason"] == "content_filter"
 
 
 @pytest.mark.parametrize("extra, param, words", [
-    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]},
-     "tools", "'tools' is not supported with the -search suffix"),
+    ({"logit_bias": {"50256": -100}}, "logit_bias", "token biases have no Gemini counterpart"),
     ({"messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is this"},
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]},
-     "messages[0].content[1]", "remote URLs cannot be fetched"),
+     "messages[0].content[1].image_url.url", "remote URLs are not fetched"),
     ({"messages": [{"role": "user", "content": "x"},
                    {"role": "tool", "tool_call_id": "1", "content": "42"}]},
-     "messages[1]", "Tool and function calls are not supported with the -search suffix"),
+     "messages[1].tool_call_id", "matches no tool call of an earlier assistant message"),
 ])
 def test_what_cannot_be_translated_is_refused_clearly(client, auth, keys, upstream, extra, param,
                                                       words):
@@ -325,9 +343,8 @@ def test_the_official_openai_client_gets_search_answers_and_errors(app, keys, up
     assert text == reply.choices[0].message.content
     assert chunks[-1].usage.total_tokens == reply.usage.total_tokens
     with pytest.raises(openai.BadRequestError) as err:
-        oa.chat.completions.create(model=SEARCH, messages=messages, tools=[
-            {"type": "function", "function": {"name": "f", "parameters": {}}}])
-    assert "'tools' is not supported" in err.value.message
+        oa.chat.completions.create(model=SEARCH, messages=messages, logit_bias={"50256": -100})
+    assert "'logit_bias'" in err.value.message
     upstream.set_key(made[0], "break_stream", after=1, how="event")
     with pytest.raises(openai.APIError):
         list(oa.chat.completions.create(model=SEARCH, messages=messages, stream=True))

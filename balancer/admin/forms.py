@@ -87,6 +87,7 @@ SETTING_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Upstream timeouts", ("connect_timeout_seconds", "read_timeout_seconds")),
     ("Background work", ("recovery_interval_seconds", "sync_interval_seconds",
                          "models_refresh_seconds")),
+    ("OpenAI clients on Gemini pools", ("openai_api",)),
     ("Model name suffixes", ("suffix_search", "suffix_image", "suffix_non_thinking")),
     ("Request log", ("log_requests",)),
 )

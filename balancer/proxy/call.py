@@ -13,6 +13,7 @@ from balancer.keypool.outcome import Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.keypool.retry import RetriesSpent, RetryPolicy
 from balancer.proxy.auth import ANONYMOUS
+from balancer.proxy.tap import Translation
 from balancer.runtime import ClientInfo
 
 
@@ -46,6 +47,8 @@ class ProxyCall:
     empty_ok: bool = False
     #: sees a whole 2xx answer before the client does (see ``Answer``).
     on_answer: Optional[Callable[["Answer"], Optional[bytes]]] = None
+    #: the client speaks another API than the upstream: how its answer is translated.
+    translation: Optional[Translation] = None
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,18 @@ from typing import Optional
 
 from flask import Response
 
-from balancer.proxy import chat_native, suffixes
+from balancer.proxy import openai_native, suffixes
 from balancer.proxy.call import ProxyCall
 from balancer.proxy.endings import reject
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import forward
 from balancer.proxy.routing import Route, route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
-from balancer.runtime import ClientInfo, Runtime
+from balancer.runtime import ClientInfo, PoolInfo, Runtime
+
+#: The suffixes that exist only in Gemini's own API (Google's OpenAI layer has neither
+#: the Search tool nor image output): always served natively.
+NATIVE_SUFFIXES = ("-search", "-image")
 
 
 def bad_request(rt: Runtime, route: str, exc: BadRequest, client: ClientInfo) -> Response:
@@ -36,6 +40,12 @@ def route_chat(rt: Runtime, requested: str) -> tuple[Route, Optional[str]]:
         if route.pool.kind == "gemini":
             return route, suffix
     return route_model(rt.catalog, requested), None
+
+
+def serves_natively(rt: Runtime, pool: PoolInfo) -> bool:
+    """Whether OpenAI-format requests to ``pool`` go to Gemini's own API (its
+    ``openai_api`` setting is ``native``) rather than on as they are."""
+    return pool.kind == "gemini" and rt.pool_settings(pool).values.openai_api == "native"
 
 
 def with_model(body: dict, raw: bytes, route: Route, requested: str,
@@ -65,11 +75,9 @@ def serve_chat(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
             raise BadRequest("'stream_options' must be an object.", "stream_options")
         route, suffix = route_chat(rt, requested)
         wants_usage = bool((options or {}).get("include_usage"))
-        if suffix in chat_native.NATIVE_SUFFIXES:
-            # Search and image output exist only in Gemini's own API: translate there and back.
-            call = chat_native.native_call(body, route.model, requested, suffix, stream=stream,
-                                           wants_usage=wants_usage, client=client,
-                                           defaults=route.pool.defaults)
+        if suffix in NATIVE_SUFFIXES or serves_natively(rt, route.pool):
+            call = openai_native.chat_call(body, route.model, suffix, stream=stream,
+                                           client=client, defaults=route.pool.defaults)
         else:
             if stream and not wants_usage:
                 # Ask for usage on the client's behalf; the relay hides that chunk again.

@@ -6,6 +6,7 @@ from typing import Optional
 
 from flask import Response
 
+from balancer.dialects.errors import Untranslatable
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.proxy.auth import ANONYMOUS
@@ -38,6 +39,15 @@ class Endings:
         r.key_id, r.status = lease.key_id, status
         r.error_class, r.error_message = rec.CLIENT_ERROR, verdict.message
         return self._finish(out)
+
+    def untranslatable(self, lease: Lease, exc: Untranslatable) -> Response:
+        """The upstream answered, but with nothing the client's API can carry (an image
+        request answered without an image): a 400 that says what came instead."""
+        r = self.record
+        r.key_id, r.status = lease.key_id, 400
+        r.error_class, r.error_message = rec.CLIENT_ERROR, exc.message
+        return self._finish(self.fmt.error(400, exc.message, param=exc.param,
+                                           code="untranslatable_answer"))
 
     def no_key(self, state: Attempts, exc: NoKeyAvailable) -> Response:
         """No (further) key can serve: 429 or 503 with Retry-After, saying why."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode
 
 from flask import Response
@@ -17,23 +17,13 @@ from balancer.keypool.outcome import Verdict
 from balancer.proxy import gemini_stream
 from balancer.proxy.errors import google_error, openai_error, openai_stream_error
 from balancer.proxy.sse import OpenAIStreamTap, leading_error, usage_tokens
+from balancer.proxy.tap import Tap
 from balancer.upstream import gemini
 from balancer.upstream.providers import Provider, openai_error_from_upstream
 from balancer.upstream.sanitize import redact
 
 if TYPE_CHECKING:
     from balancer.proxy.call import ProxyCall
-
-
-class Tap(Protocol):
-    """Watches a stream on its way to the client (see sse.py, gemini_stream.py)."""
-
-    error: Optional[dict]
-    done: bool
-
-    def feed(self, chunk: bytes) -> bytes: ...
-    def finish(self) -> bytes: ...
-    def tokens(self) -> tuple[int, int]: ...
 
 
 class ApiFormat:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 from flask import Response
 
+from balancer.dialects.errors import Untranslatable
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.keypool.retry import is_retry
@@ -190,7 +191,10 @@ class _Attempt:
         record.failed_keys = tuple(self.state.failed)
         record.status = resp.status_code
         record.tokens_in, record.tokens_out = fmt.usage(parsed)
-        payload, extra = fmt.answer(parsed, body, call), {}
+        try:
+            payload, extra = fmt.answer(parsed, body, call), {}
+        except Untranslatable as exc:
+            return self.end.untranslatable(self.lease, exc)
         if call.on_answer is not None:
             answer = Answer(self.lease.key_id, resp.headers, parsed)
             payload = call.on_answer(answer) or payload

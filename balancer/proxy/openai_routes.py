@@ -12,10 +12,10 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from balancer.proxy import gemini_routes, suffixes
+from balancer.proxy import gemini_routes, openai_native, suffixes
 from balancer.proxy.auth import authenticate_openai, gemini_token
 from balancer.proxy.call import ProxyCall
-from balancer.proxy.chat import bad_request, serve_chat, with_model
+from balancer.proxy.chat import bad_request, serve_chat, serves_natively, with_model
 from balancer.proxy.endings import reject
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import forward
@@ -63,8 +63,13 @@ def _require_prompt(body: dict) -> None:
         raise BadRequest("'prompt' must be a non-empty string.", "prompt")
 
 
-def _forward_plain(route_name: str, path: str, check: Callable[[dict], None]) -> Response:
-    """A JSON call that goes upstream as sent (but for a routed model name)."""
+NativeCall = Callable[[dict, str, ClientInfo], ProxyCall]
+
+
+def _forward_plain(route_name: str, path: str, check: Callable[[dict], None],
+                   native: NativeCall) -> Response:
+    """A JSON call that goes upstream as sent (but for a routed model name), or
+    translated for Gemini's own API when the pool serves OpenAI clients that way."""
     prepared = _client(route_name)
     if isinstance(prepared, Response):
         return prepared
@@ -75,23 +80,28 @@ def _forward_plain(route_name: str, path: str, check: Callable[[dict], None]) ->
         requested = check_model(body.get("model"))
         check(body)
         route = route_model(rt.catalog, requested)
+        if serves_natively(rt, route.pool):
+            call = native(body, route.model, client)
+        else:
+            call = ProxyCall(route=route_name, method="POST", path=path, model=route.model,
+                             body=with_model(body, raw, route, requested), client=client)
     except BadRequest as exc:
         return bad_request(rt, route_name, exc, client)
-    call = ProxyCall(route=route_name, method="POST", path=path, model=route.model,
-                     body=with_model(body, raw, route, requested), client=client)
     return forward(rt, route.pool, call)
 
 
 @bp.post("/embeddings")
 def embeddings():
     """Embeddings."""
-    return _forward_plain("embeddings", "embeddings", _require_input)
+    return _forward_plain("embeddings", "embeddings", _require_input,
+                          openai_native.embeddings_call)
 
 
 @bp.post("/images/generations")
 def image_generations():
     """Image generation, by the upstream of the pool that serves the model."""
-    return _forward_plain("images.generations", "images/generations", _require_prompt)
+    return _forward_plain("images.generations", "images/generations", _require_prompt,
+                          openai_native.images_call)
 
 
 @bp.get("/models")
@@ -111,8 +121,11 @@ def list_models():
         if pool is None:
             return reject(rt, "models", openai_error(503, "No pool is configured.",
                                                      code="no_pool"), client)
-        call = ProxyCall(route="models", method="GET", path="models", model=None, body=None,
-                         client=client)
+        if serves_natively(rt, pool):
+            call = openai_native.models_call(client)
+        else:
+            call = ProxyCall(route="models", method="GET", path="models", model=None, body=None,
+                             client=client)
         return forward(rt, pool, call)
     created = int(time.time())
     active = suffixes.active(rt.settings.current)
@@ -138,8 +151,12 @@ def get_model(model_id: str):
     rt, client = prepared
     try:
         route = route_model(rt.catalog, check_model(model_id, "model"))
+        if serves_natively(rt, route.pool):
+            call = openai_native.models_call(client, route.model)
+        else:
+            call = ProxyCall(route="models.get", method="GET",
+                             path=f"models/{quote(route.model, safe='/')}", model=None,
+                             body=None, client=client)
     except BadRequest as exc:
         return bad_request(rt, "models.get", exc, client)
-    call = ProxyCall(route="models.get", method="GET", path=f"models/{quote(route.model, safe='/')}",
-                     model=None, body=None, client=client)
     return forward(rt, route.pool, call)

@@ -22,7 +22,8 @@ from balancer.upstream.sanitize import redact
 from balancer.upstream.transport import UpstreamResponse
 
 if TYPE_CHECKING:
-    from balancer.proxy.formats import ApiFormat, Tap
+    from balancer.proxy.formats import ApiFormat
+    from balancer.proxy.tap import Tap
 
 log = logging.getLogger("balancer.proxy")
 

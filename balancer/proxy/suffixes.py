@@ -88,7 +88,7 @@ def apply_openai(body: dict, suffix: Optional[str]) -> dict:
     Only ``-non-thinking`` goes this way (as ``reasoning_effort: "none"``). That
     layer exposes neither Google Search nor image output, so chat requests with
     ``-search`` or ``-image`` are translated to the Gemini API instead
-    (``chat_native.py``) and never reach this function.
+    (``openai_native.py``) and never reach this function.
     """
     if suffix is None:
         return body

@@ -84,11 +84,13 @@ def test_a_plain_chat_goes_through_the_proxy_as_client_playground(admin, admin_a
     assert unquote(resp.headers["x-balancer-key-display"]) == key.display
     resp.headers["x-balancer-key-display"].encode("latin-1")
     assert secret not in resp.get_data(as_text=True) and secret not in str(resp.headers)
-    # The upstream got the very call a client makes: system + user, the options given.
+    # The upstream got the very call a client makes: system + user, the options given,
+    # translated for Gemini's own API as the pool serves every OpenAI client.
     sent = upstream.requests[-1]["body"]
-    assert sent["messages"] == [{"role": "system", "content": "Be brief."},
-                                {"role": "user", "content": "hello there"}]
-    assert sent["temperature"] == 0.7 and sent["max_tokens"] == 256
+    assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert sent["contents"] == [{"role": "user", "parts": [{"text": "hello there"}]}]
+    assert sent["generationConfig"]["temperature"] == 0.7
+    assert sent["generationConfig"]["maxOutputTokens"] == 256
     rt.services.flush()
     [row] = _log_rows(admin_app)
     assert (row.client_name, row.route, row.status, row.key_id, row.model) == \
@@ -114,7 +116,7 @@ def test_a_streamed_chat_is_relayed_as_sse_with_usage(admin, admin_app, keys, li
     assert len([c for c in chunks if c.get("choices")]) >= 4
     # The page asked for usage: it arrives in the last chunk, as OpenAI sends it.
     assert chunks[-1]["usage"]["completion_tokens"] > 0
-    assert upstream.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+    assert upstream.requests[-1]["query"] == {"alt": "sse"}
     assert secret not in resp.get_data(as_text=True)
     rt.services.flush()
     [row] = _log_rows(admin_app)

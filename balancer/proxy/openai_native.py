@@ -1,0 +1,270 @@
+"""OpenAI-format calls served by Gemini's own API, through the ``balancer.dialects`` translators.
+
+A Gemini pool serves OpenAI clients this way when its ``openai_api`` setting is
+``native`` (the default: Gemini's native API takes every kind of key, auth keys
+included), and always for the ``-search`` and ``-image`` suffixes, which Google's
+OpenAI layer cannot offer. Chat goes to ``generateContent`` or
+``streamGenerateContent?alt=sse``, embeddings to ``batchEmbedContents``, image
+generation to ``generateContent`` with image output, model lists to the native
+list; each answer (or stream) comes back in OpenAI's shape.
+
+What the key policy sees is untouched by all this: the upstream's own status and
+body are classified before any translation (``OpenAINativeFormat`` judges, counts
+and reads streams as ``GeminiFormat`` does); only what the client receives is
+OpenAI's. ``OpenAINativeFormat`` is registered in ``formats.FORMATS`` when this
+module is imported (``chat`` and ``openai_routes`` import it).
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from balancer.dialects import chat_request, embeddings, images, models
+from balancer.dialects.chat_answer import to_chat
+from balancer.dialects.chat_stream import ChatStream
+from balancer.dialects.errors import Untranslatable
+from balancer.keypool.outcome import Verdict
+from balancer.proxy import suffixes
+from balancer.proxy.call import ProxyCall
+from balancer.proxy.formats import FORMATS, ApiFormat, GeminiFormat
+from balancer.proxy.gemini_stream import GeminiSSETap, _data_of
+from balancer.proxy.json_scan import loads
+from balancer.proxy.tap import Tap
+from balancer.proxy.validate import BadRequest
+from balancer.runtime import ClientInfo
+from balancer.upstream.providers import Provider
+from balancer.upstream.request_defaults import RequestDefaults
+
+#: A native model list is paged; one page this large holds any real catalogue.
+MODELS_PAGE = "1000"
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(doc: Any) -> bytes:
+    return _encode(doc).encode()
+
+
+def completion_id() -> str:
+    """A fresh ``chatcmpl-…`` id."""
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+# --- translations of one call's answer ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatTranslation:
+    """A chat answer, whole or streamed, as OpenAI's ``chat.completion`` (``.chunk``s)."""
+
+    ctx: chat_request.ChatContext
+
+    def answer(self, parsed: Any) -> bytes:
+        """The ``chat.completion``."""
+        return _dumps(to_chat(parsed, self.ctx, created=int(time.time()), id=completion_id()))
+
+    def tap(self) -> Tap:
+        """A tap that turns native events into chunks as they come."""
+        return NativeChatTap(ChatStream(self.ctx, created=int(time.time()), id=completion_id()))
+
+
+@dataclass(frozen=True)
+class Reshape:
+    """A whole answer of another kind (embeddings, images, models), reshaped once."""
+
+    shape: Callable[[Any], dict]
+
+    def answer(self, parsed: Any) -> bytes:
+        """The OpenAI document."""
+        return _dumps(self.shape(parsed))
+
+    def tap(self) -> Tap:
+        """Never called: these answers do not stream."""
+        raise TypeError("this answer does not stream")
+
+
+class NativeChatTap(GeminiSSETap):
+    """A native ``alt=sse`` stream as OpenAI chunks, event by event.
+
+    The framing (events, bare JSON errors) is read as ``GeminiSSETap`` reads it, and
+    so are usage, in-band errors and the finish (for the relay and the key); each
+    event is then handed to ``dialects.ChatStream``, whose bytes are what goes out.
+    """
+
+    def __init__(self, chat: ChatStream) -> None:
+        super().__init__()
+        self._chat = chat
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take upstream bytes; return the chunks for the events they complete."""
+        out = super().feed(chunk)
+        # Blank bytes between events are the native framing's, not the client's.
+        return out if out.strip() else b""
+
+    def finish(self) -> bytes:
+        """The upstream ended: its last event, then the finishing chunks, usage and
+        ``[DONE]`` if the answer finished (if not, the relay ends it with an error)."""
+        out = super().finish()
+        out = out if out.strip() else b""
+        if self.done and self.error is None:
+            out += self._chat.end()
+        return out
+
+    def tokens(self) -> tuple[int, int]:
+        """(prompt, completion) tokens as the client's usage counts them."""
+        return self._chat.tokens()
+
+    def error_event(self, message: str, reason: str) -> bytes:
+        """The event that ends a broken stream so that OpenAI SDKs raise."""
+        return self._chat.error(message, code=reason or "upstream_error")
+
+    def _event(self, event: bytes) -> bytes:
+        payload = _data_of(event)
+        return b"" if payload is None else self._translate(payload)
+
+    def _bare_value(self, raw: bytes) -> bytes:
+        # A bare JSON value between events: Gemini's way of ending a stream with an error.
+        return self._translate(raw)
+
+    def _translate(self, payload: bytes) -> bytes:
+        self._note(payload)
+        obj = loads(payload)
+        return self._chat.feed(obj) if isinstance(obj, dict) else b""
+
+
+class OpenAINativeFormat(ApiFormat):
+    """OpenAI to the client, Gemini's native API upstream.
+
+    URL, key header, success check, usage and a stream's leading error are the
+    native API's (``GeminiFormat``); errors reach the client in OpenAI's shape
+    (``ApiFormat``'s); answers and streams through the call's ``translation``.
+    """
+
+    name = "openai_native"
+    #: The API the client speaks, for the request log (``name`` says how it is served).
+    client_api = "openai"
+
+    _native = GeminiFormat()
+
+    def url(self, provider: Provider, base: str, call: ProxyCall) -> str:
+        return self._native.url(provider, base, call)
+
+    def auth_headers(self, provider: Provider, key: str) -> dict:
+        return self._native.auth_headers(provider, key)
+
+    def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
+        return self._native.check_success(provider, parsed)
+
+    def usage(self, parsed: Any) -> tuple[int, int]:
+        return self._native.usage(parsed)
+
+    def leading_error(self, first: bytes, call: ProxyCall) -> Optional[dict]:
+        return self._native.leading_error(first, call)
+
+    def answered(self, start: bytes) -> bool:
+        return self._native.answered(start)
+
+    def answer(self, parsed: Any, body: bytes, call: ProxyCall) -> bytes:
+        assert call.translation is not None
+        return call.translation.answer(parsed)
+
+    def new_tap(self, call: ProxyCall) -> Tap:
+        assert call.translation is not None
+        return call.translation.tap()
+
+    def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
+        return tap.error_event(message, reason)  # type: ignore[attr-defined]
+
+
+FORMATS[OpenAINativeFormat.name] = OpenAINativeFormat()
+
+
+# --- the calls ---------------------------------------------------------------------------
+
+
+def _model(model: str) -> str:
+    """A Gemini model id for a path; ``/`` or ``:`` would name another resource or method."""
+    model = model.removeprefix("models/")
+    if not model or "/" in model or ":" in model:
+        raise BadRequest(f"'{model}' is not a Gemini model name.", "model")
+    return model
+
+
+def _body(native: dict) -> bytes:
+    return _dumps(native)
+
+
+def _call(route: str, path: str, model: Optional[str], native: Optional[dict],
+          translation: Any, client: ClientInfo, **fields: Any) -> ProxyCall:
+    return ProxyCall(route=route, method="POST" if native is not None else "GET", path=path,
+                     model=model, body=_body(native) if native is not None else None,
+                     client=client, api_format=OpenAINativeFormat.name, translation=translation,
+                     **fields)
+
+
+def chat_call(body: dict, model: str, suffix: Optional[str], *, stream: bool, client: ClientInfo,
+              defaults: Optional[RequestDefaults] = None) -> ProxyCall:
+    """The call that serves an OpenAI chat ``body`` from ``models/{model}`` natively.
+
+    :param model: the routed base model (health is kept under it); the answer reports
+        the name the client asked for.
+    :param suffix: a model-name suffix whose option applies (``-search`` ...), or None.
+    :param defaults: the pool's request defaults; they fill what the request left unset,
+        as they do for the Gemini API's own clients.
+    :raises BadRequest: for what has no faithful Gemini counterpart, naming the field.
+    """
+    model = _model(model)
+    try:
+        native, ctx = chat_request.to_native(body, model=model)
+    except Untranslatable as exc:
+        raise BadRequest(exc.message, exc.param) from None
+    suffixes.apply_native(native, suffix)
+    if defaults:
+        defaults.apply_native(native, model)
+    action = "streamGenerateContent" if stream else "generateContent"
+    return _call("chat.completions", f"models/{model}:{action}", model, native,
+                 ChatTranslation(ctx), client, stream=stream, wants_usage=ctx.include_usage,
+                 framing="sse", query={"alt": "sse"} if stream else {})
+
+
+def embeddings_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
+    """OpenAI embeddings as one ``batchEmbedContents`` call.
+
+    :raises BadRequest: for what Gemini's embeddings cannot be given, naming the field.
+    """
+    model = _model(model)
+    try:
+        native, ctx = embeddings.to_native(body, model=model)
+    except Untranslatable as exc:
+        raise BadRequest(exc.message, exc.param) from None
+    return _call("embeddings", f"models/{model}:batchEmbedContents", model, native,
+                 Reshape(lambda parsed: embeddings.to_openai(parsed, ctx)), client)
+
+
+def images_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
+    """OpenAI image generation as a ``generateContent`` call asking for image output.
+
+    :raises BadRequest: for what Gemini's image output cannot be given, naming the field.
+    """
+    model = _model(model)
+    try:
+        native, ctx = images.to_native(body, model=model)
+    except Untranslatable as exc:
+        raise BadRequest(exc.message, exc.param) from None
+    return _call("images.generations", f"models/{model}:generateContent", model, native,
+                 Reshape(lambda parsed: images.to_openai(parsed, ctx, created=int(time.time()))),
+                 client)
+
+
+def models_call(client: ClientInfo, model: Optional[str] = None) -> ProxyCall:
+    """The native model list (one page as large as Gemini gives) or one model, as OpenAI's."""
+    created = int(time.time())
+    if model is None:
+        return _call("models", "models", None, None,
+                     Reshape(lambda parsed: models.to_openai_list(parsed, created=created)),
+                     client, query={"pageSize": MODELS_PAGE})
+    return _call("models.get", f"models/{_model(model)}", None, None,
+                 Reshape(lambda parsed: models.to_openai_model(parsed, created=created)), client)
