@@ -175,6 +175,11 @@ class PoolForm(FlaskForm):
     enabled = BooleanField("Enabled", default=True)
     strategy = SelectField("Key strategy", choices=[SelectChoice("", "as in Settings")] + [
         SelectChoice(c) for c in SPEC_BY_NAME["strategy"].choices])
+    openai_api = SelectField("OpenAI clients (gemini pools)", choices=[
+        SelectChoice("", "as in Settings"),
+        SelectChoice("native", "native: translated to Gemini's own API (every key kind)"),
+        SelectChoice("compat", "compat: Google's OpenAI layer, as sent (no auth keys)")],
+        default="", description="How OpenAI-format requests reach this pool's upstream.")
     overrides = TextAreaField("Setting overrides", validators=[Optional(), Length(max=5000)],
                               description="NAME=VALUE, one a line, e.g. max_failures=5; names as on "
                                           "the Settings page.",

@@ -27,8 +27,9 @@ def _get(pool_id: int) -> Pool:
 @bp.get("/pools")
 def pools():
     """Every pool with its keys per state and its model list."""
+    settings = _rt().settings.current
     return render_template("pools/index.html", pools=pool_service.list_pools(),
-                           global_strategy=_rt().settings.current.strategy)
+                           global_strategy=settings.strategy, global_openai_api=settings.openai_api)
 
 
 def _values(form: PoolForm, pool: Optional[Pool]) -> dict:
@@ -41,8 +42,9 @@ def _values(form: PoolForm, pool: Optional[Pool]) -> dict:
         aliases = parse_pairs(form.aliases.data, "ALIAS=MODEL")
     except ValueError as exc:
         raise pool_service.PoolError(f"aliases: {exc}") from None
-    if form.strategy.data:
-        overrides["strategy"] = form.strategy.data
+    for field in (form.strategy, form.openai_api):
+        if field.data:
+            overrides[field.name] = field.data
     proxy_url = (form.proxy_url.data or "").strip() or None
     proxies = [line.strip() for line in (form.proxies.data or "").splitlines() if line.strip()]
     if pool is not None:
@@ -105,6 +107,7 @@ def pool_edit(pool_id: int):
             proxy_url=pool_service.mask_proxy(pool.proxy_url) or "",
             proxies="\n".join(pool_service.mask_proxy(u) for u in pool.proxies or ()),
             enabled=pool.enabled, strategy=overrides.pop("strategy", ""),
+            openai_api=overrides.pop("openai_api", ""),
             overrides="\n".join(f"{k}={v}" for k, v in sorted(overrides.items())),
             aliases="\n".join(f"{k}={v}" for k, v in sorted((pool.aliases or {}).items()))))
     else:

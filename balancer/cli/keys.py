@@ -59,7 +59,9 @@ def list_(as_json):
         return
     click.echo(f"{'ID':>5}  {'KEY':<10} {'STATUS':<13} {'REQS':>7} {'FAILS':>6}  LABEL / REASON")
     for r in rows:
-        note = r["disabled_reason"] or (f"until {r['cooldown_until']}" if r["cooldown_until"] else "")
+        cooling = "; ".join(f"{model}: {m['reason_text']} until {m['cooldown_until']}"
+                            for model, m in r["models"].items() if m["cooldown_until"])
+        note = r["disabled_reason"] or cooling
         click.echo(f"{r['id']:>5}  {r['key']:<10} {r['status']:<13} {r['requests']:>7} "
                    f"{r['failures']:>6}  {r['label'] or ''} {note}".rstrip())
 

@@ -31,6 +31,9 @@ _STRATEGIES = click.Choice([s.value for s in Strategy])
 @click.option("--proxies", help="Several outgoing proxies, comma separated; each key is "
               "pinned to one.")
 @click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
+@click.option("--openai-api", type=click.Choice(["native", "compat"]),
+              help="gemini pools: how OpenAI-format requests reach them: native (translated to "
+              "Gemini's own API, every key kind) or compat (Google's OpenAI layer, as sent).")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Override a runtime setting for this pool (repeatable).")
 @click.option("--alias", "aliases", multiple=True, metavar="ALIAS=MODEL",
@@ -43,8 +46,8 @@ _STRATEGIES = click.Choice([s.value for s in Strategy])
 @click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
               help="Extra header sent upstream with every request of the pool (repeatable).")
 @click.option("--disabled", is_flag=True, help="Create it switched off.")
-def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, aliases, disabled,
-              safety, budgets, headers):
+def pools_add(name, kind, base_url, proxy_url, proxies, strategy, openai_api, settings, aliases,
+              disabled, safety, budgets, headers):
     """Create a pool.
 
     Then give it keys with `flask keys add --pool NAME ...` and fetch its model
@@ -53,6 +56,8 @@ def pools_add(name, kind, base_url, proxy_url, proxies, strategy, settings, alia
     overrides = _pairs(settings, "--set")
     if strategy:
         overrides["strategy"] = strategy
+    if openai_api:
+        overrides["openai_api"] = openai_api
     try:
         pool = pool_service.create_pool(_rt(), name, kind, base_url, proxy_url=proxy_url,
                                         overrides=overrides, aliases=_pairs(aliases, "--alias"),
@@ -73,6 +78,7 @@ def pools_list(as_json):
         return
     click.echo(f"{'NAME':<16} {'KIND':<7} {'STATE':<8} {'KEYS':>5} {'ACTIVE':>6} {'COOL':>5} "
                f"{'DEAD':>5} {'OFF':>5} {'MODELS':>6}  BASE URL")
+    openai_api = _rt().settings.current.openai_api
     for r in rows:
         k = r["keys"]
         state = ("default" if r["is_default"] else "on") if r["enabled"] else "off"
@@ -81,6 +87,8 @@ def pools_list(as_json):
                    f"{r['models']:>6}  {_base(r['base_url'], r['kind'])}"
                    + (f" via {r['proxy_url']}" if r["proxy_url"] else ""))
         extras = [f"{n}={v}" for n, v in sorted(r["overrides"].items())]
+        if r["kind"] == "gemini" and "openai_api" not in r["overrides"]:
+            extras.insert(0, f"openai_api={openai_api} (from settings)")
         extras += [f"{a} -> {m}" for a, m in sorted(r["aliases"].items())]
         extras += _describe_defaults(r["request_defaults"])
         if extras:
@@ -141,6 +149,9 @@ def _base(url, kind) -> str:
 @click.option("--proxies", help="New list of outgoing proxies, comma separated; \"\" for none.")
 @click.option("--enable/--disable", "enabled", default=None, help="Switch the pool on or off.")
 @click.option("--strategy", type=_STRATEGIES, help="How this pool picks a key.")
+@click.option("--openai-api", type=click.Choice(["native", "compat"]),
+              help="gemini pools: how OpenAI-format requests reach them: native (translated to "
+              "Gemini's own API, every key kind) or compat (Google's OpenAI layer, as sent).")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Override a runtime setting (repeatable); NAME= removes the override.")
 @click.option("--unset", multiple=True, metavar="NAME", help="Remove a setting override.")
@@ -154,8 +165,8 @@ def _base(url, kind) -> str:
               help="Thinking budget for MODEL when the request sets none (repeatable); MODEL= removes it.")
 @click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
               help="Extra header sent upstream with every request of the pool (repeatable); NAME= removes it.")
-def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, settings, unset,
-               aliases, unalias, safety, budgets, headers):
+def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, openai_api,
+               settings, unset, aliases, unalias, safety, budgets, headers):
     """Change a pool's name, URLs, switch, setting overrides or aliases."""
     try:
         pool = pool_service.get_pool(name)
@@ -166,10 +177,11 @@ def pools_edit(name, new_name, base_url, proxy_url, proxies, enabled, strategy, 
                 changes[field] = value
         if proxies is not None:
             changes["proxies"] = _split(proxies)
-        if strategy or settings or unset:
+        if strategy or openai_api or settings or unset:
             overrides = dict(pool.overrides or {})
+            named = {"strategy": strategy, "openai_api": openai_api}
             for setting, value in {**_pairs(settings, "--set"),
-                                   **({"strategy": strategy} if strategy else {})}.items():
+                                   **{k: v for k, v in named.items() if v}}.items():
                 if value == "":
                     overrides.pop(setting, None)
                 else:

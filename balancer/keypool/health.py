@@ -20,7 +20,7 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from balancer.keypool.outcome import Outcome, Verdict
+from balancer.keypool.outcome import OPENAI_LAYER_REFUSED, Outcome, Verdict
 from balancer.keypool.records import (
     KeyRecord,
     KeyStatus,
@@ -32,11 +32,21 @@ from balancer.keypool.records import (
 
 EJECTED = "ejected"
 NO_ACCESS = "no_access"
+#: Google's OpenAI-compatible layer refuses this kind of key (auth keys): the key is
+#: fine, the way it was called is not.
+OPENAI_LAYER = OPENAI_LAYER_REFUSED
 GROUP_PREFIX = "group:"
 #: reasons of a RATE_LIMITED verdict that mean "429 without details".
 UNKNOWN_RATE_LIMIT = frozenset({"rate_limit", ""})
 #: cooldown reasons that are not rate limits (everything else is).
-NOT_RATE_LIMITS = frozenset({EJECTED, NO_ACCESS})
+NOT_RATE_LIMITS = frozenset({EJECTED, NO_ACCESS, OPENAI_LAYER})
+#: What a cooldown reason means, for people (the keys page, ``flask keys list``).
+REASON_TEXT = {
+    EJECTED: "ejected after failures in a row",
+    NO_ACCESS: "its project may not use this model (permission or region)",
+    OPENAI_LAYER: "Gemini's OpenAI-compatible layer refuses this kind of key (auth keys, AQ.…); "
+                  "Gemini's own API serves it: set the pool's openai_api to native",
+}
 #: longest reason / error text kept on a record.
 TEXT_MAX = 300
 
@@ -101,6 +111,11 @@ def judge(
         return on_transient(key.id, model, state, verdict, policy, now)
     # OVERLOADED, CLIENT_ERROR, PROXY_FAULT: neither the key's fault nor its credit.
     return NOTHING
+
+
+def reason_text(reason: str) -> str:
+    """A cooldown reason as people read it (rate-limit reasons are their own words)."""
+    return REASON_TEXT.get(reason, reason)
 
 
 def decay_ejections(state: ModelState, policy: PoolPolicy, now: float) -> ModelState:
@@ -229,8 +244,9 @@ def on_no_access(
         until = now + (verdict.cooldown or policy.cooldown_no_access)
     if cooling(current, now) and current.cooldown_until >= until:
         return NOTHING
-    new = replace(current, cooldown_until=until, reason=NO_ACCESS, updated_at=now)
-    return _changed(TransitionKind.COOLDOWN, new, now, NO_ACCESS, until)
+    reason = OPENAI_LAYER if verdict.reason == OPENAI_LAYER else NO_ACCESS
+    new = replace(current, cooldown_until=until, reason=reason, updated_at=now)
+    return _changed(TransitionKind.COOLDOWN, new, now, reason, until)
 
 
 def on_transient(

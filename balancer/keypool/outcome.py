@@ -45,6 +45,11 @@ class Outcome(enum.Enum):
     INTERRUPTED = "interrupted"
 
 
+#: The verdict reason for a key that Google's OpenAI-compatible layer refuses by its kind
+#: (auth keys): NO_ACCESS, kept as the key's state so that people see why.
+OPENAI_LAYER_REFUSED = "openai_layer_refuses_key"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The classified meaning of one upstream answer.

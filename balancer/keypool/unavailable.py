@@ -5,7 +5,7 @@ import math
 from collections import Counter
 from typing import Collection, Iterable, Mapping, Optional
 
-from balancer.keypool.health import EJECTED, NO_ACCESS, NOT_RATE_LIMITS, cooling
+from balancer.keypool.health import EJECTED, NO_ACCESS, NOT_RATE_LIMITS, OPENAI_LAYER, cooling
 from balancer.keypool.records import KeyRecord, KeyStatus, ModelState, NoKeyAvailable
 
 #: the cause "at the key's own limit", next to the cooldown reasons.
@@ -32,7 +32,8 @@ def explain_unavailable(
     """
     total = live = off = tried = 0
     disabled: Counter[str] = Counter()
-    cooled: dict[str, list[float]] = {"rate": [], OWN_LIMIT: [], EJECTED: [], NO_ACCESS: []}
+    cooled: dict[str, list[float]] = {"rate": [], OWN_LIMIT: [], EJECTED: [], NO_ACCESS: [],
+                                      OPENAI_LAYER: []}
     for key in keys:
         total += 1
         if not key.enabled:
@@ -69,6 +70,9 @@ def explain_unavailable(
         OWN_LIMIT: "at their own request limit (soonest usable in {} s)",
         EJECTED: "ejected after repeated errors (back in {} s)",
         NO_ACCESS: "without access to this model (retry in {} s)",
+        OPENAI_LAYER: "refused by Gemini's OpenAI-compatible layer, which refuses this kind "
+                      "of key (auth keys): set the pool's openai_api to native, where Gemini's "
+                      "own API serves them (retry in {} s)",
     }
     for kind, label in labels.items():
         if cooled[kind]:
@@ -104,6 +108,10 @@ def explain_key(key: KeyRecord, state: Optional[ModelState], now: float,
     if state.reason == NO_ACCESS:
         return NoKeyAvailable(503, seconds, f"key #{key.id} has no access to {state.model} "
                                             f"(retry in {seconds} s)")
+    if state.reason == OPENAI_LAYER:
+        return NoKeyAvailable(503, seconds, f"key #{key.id} is refused by Gemini's "
+                                            "OpenAI-compatible layer (set the pool's "
+                                            f"openai_api to native; retry in {seconds} s)")
     return NoKeyAvailable(429, seconds, f"key #{key.id} is rate-limited for {state.model} "
                                         f"(usable in {seconds} s)")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 from urllib.parse import urlencode
 
 from flask import Response
@@ -38,6 +38,16 @@ class ApiFormat:
     def auth_headers(self, provider: Provider, key: str) -> dict:
         """The upstream key, as the upstream wants it for this API."""
         return provider.auth_headers(key)
+
+    def classify(self, provider: Provider, status: int, headers: Mapping[str, str], body: bytes,
+                 now: float, secrets: tuple[str, ...]) -> Verdict:
+        """What an error answer means for the key and the request.
+
+        On a Gemini pool this API is Google's OpenAI-compatible layer, which refuses
+        some keys by their kind (``gemini.on_openai_layer``).
+        """
+        verdict = provider.classify(status, headers, body, now, secrets=secrets)
+        return gemini.on_openai_layer(verdict) if provider.kind == "gemini" else verdict
 
     def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
         """A failure verdict for a 2xx body that is no answer (empty), else None."""
@@ -94,6 +104,11 @@ class GeminiFormat(ApiFormat):
 
     def auth_headers(self, provider: Provider, key: str) -> dict:
         return gemini.native_headers(key)
+
+    def classify(self, provider: Provider, status: int, headers: Mapping[str, str], body: bytes,
+                 now: float, secrets: tuple[str, ...]) -> Verdict:
+        return gemini.on_native_api(provider.classify(status, headers, body, now,
+                                                      secrets=secrets))
 
     def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
         return gemini.check_success(parsed, compat=False)

@@ -114,8 +114,8 @@ def _serve(rt: Runtime, pool: PoolInfo, call: ProxyCall,
         if not 200 <= resp.status_code < 300:
             body = resp.read_error_body()
             record.waited(sent_at)
-            verdict = provider.classify(resp.status_code, resp.headers, body, rt.clock(),
-                                        secrets=(lease.secret,))
+            verdict = fmt.classify(provider, resp.status_code, resp.headers, body, rt.clock(),
+                                   (lease.secret,))
             rt.push(rt.keypool.release(lease, verdict))
             if not is_retry(verdict):
                 return end.client_fault(lease, verdict, body)
@@ -157,7 +157,7 @@ class _Attempt:
             record.waited(self.sent_at)
         err = fmt.leading_error(first, call)
         if err is not None:
-            verdict = in_band_verdict(self.provider, err, self.lease, self.rt.clock())
+            verdict = in_band_verdict(fmt, self.provider, err, self.lease, self.rt.clock())
             if is_retry(verdict):
                 return self.failed(verdict)
         elif ended and not fmt.answered(first):

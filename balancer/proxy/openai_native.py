@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from balancer.dialects import chat_request, embeddings, images, models
 from balancer.dialects.chat_answer import to_chat
@@ -154,6 +154,10 @@ class OpenAINativeFormat(ApiFormat):
 
     def auth_headers(self, provider: Provider, key: str) -> dict:
         return self._native.auth_headers(provider, key)
+
+    def classify(self, provider: Provider, status: int, headers: Mapping[str, str], body: bytes,
+                 now: float, secrets: tuple[str, ...]) -> Verdict:
+        return self._native.classify(provider, status, headers, body, now, secrets)
 
     def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
         return self._native.check_success(provider, parsed)

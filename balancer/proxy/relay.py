@@ -106,15 +106,17 @@ class StreamRelay:
         return redact(out.decode("utf-8", "replace"), (self.lease.secret,)).encode()
 
     def _error_verdict(self, err: dict) -> Verdict:
-        return after_first_byte(in_band_verdict(self.provider, err, self.lease, self.rt.clock()))
+        return after_first_byte(in_band_verdict(self.fmt, self.provider, err, self.lease,
+                                                self.rt.clock()))
 
 
-def in_band_verdict(provider: Provider, err: dict, lease: Lease, now: float) -> Verdict:
+def in_band_verdict(fmt: "ApiFormat", provider: Provider, err: dict, lease: Lease,
+                    now: float) -> Verdict:
     """Classify an error object that arrived inside a 200 stream."""
     code = err.get("code")
     status = code if isinstance(code, int) and 400 <= code < 600 else 500
-    return provider.classify(status, {}, json.dumps({"error": err}).encode(), now,
-                             secrets=(lease.secret,))
+    return fmt.classify(provider, status, {}, json.dumps({"error": err}).encode(), now,
+                        (lease.secret,))
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from balancer.extensions import db
+from balancer.keypool.health import reason_text
 from balancer.keypool.days import pacific_day
 from balancer.keypool.records import KeyStatus, ModelState
 from balancer.keypool.sync import model_state
@@ -219,8 +220,8 @@ def _row(rt: Runtime, row: ApiKey, pool_name: str, stored: list[ModelState], now
     for st in sorted(states, key=lambda s: s.model):
         cooling = max(0.0, (st.cooldown_until or 0.0) - now)
         if cooling or st.consecutive_failures:
-            models.append(ModelRow(st.model, st.reason, cooling, st.consecutive_failures,
-                                   st.last_error))
+            models.append(ModelRow(st.model, reason_text(st.reason), cooling,
+                                   st.consecutive_failures, st.last_error))
     cooling_models = [m for m in models if m.cooling_seconds > 0]
     if not enabled:
         overall = "switched_off"

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from balancer import keyshapes
 from balancer.crypto import fingerprint, mask
 from balancer.extensions import db
+from balancer.keypool.health import reason_text
 from balancer.keypool.days import pacific_day
 from balancer.keypool.records import KeyRecord, KeyStatus
 from balancer.keypool.sync import key_record
@@ -209,7 +210,8 @@ def list_keys() -> list[dict]:
             "last_used": _iso(row.last_used_at), "last_error": row.last_error,
             "models": {s.model: {
                 "status": "cooling_down" if s.cooldown_until and s.cooldown_until > now else "active",
-                "reason": s.reason, "cooldown_until": _iso(s.cooldown_until) if s.cooldown_until and s.cooldown_until > now else None,
+                "reason": s.reason, "reason_text": reason_text(s.reason),
+                "cooldown_until": _iso(s.cooldown_until) if s.cooldown_until and s.cooldown_until > now else None,
                 "consecutive_failures": s.consecutive_failures} for s in states},
         })
     return rows

@@ -145,3 +145,20 @@ def test_refresh_failure_is_shown(admin):
 def test_unknown_pool(admin):
     assert admin.get("/admin/pools/9999/edit").status_code == 404
     assert admin.post("/admin/pools/refresh", {"pool": "nope"}).status_code == 404
+
+
+def test_a_gemini_pool_says_and_sets_how_openai_clients_reach_it(admin, admin_app, rt):
+    default = _pool(admin_app, "gemini")
+    html = unescape(admin.text("/admin/pools"))
+    assert "native (from Settings): Gemini's own API" in html
+    form = admin.text(f"/admin/pools/{default.id}/edit")
+    assert 'name="openai_api"' in form
+    resp = admin.post(f"/admin/pools/{default.id}/edit", {
+        "name": "gemini", "base_url": "", "proxy_url": "", "proxies": "", "enabled": "y",
+        "strategy": "", "openai_api": "compat", "overrides": "", "aliases": ""})
+    assert resp.status_code == 302
+    assert _pool(admin_app, "gemini").overrides == {"openai_api": "compat"}
+    assert rt.pool_settings(rt.catalog.pools[default.id]).values.openai_api == "compat"
+    assert "compat: Google's OpenAI layer" in unescape(admin.text("/admin/pools"))
+    form = admin.text(f"/admin/pools/{default.id}/edit")
+    assert re.search(r'<option (?:selected value="compat"|value="compat" selected)', form)
