@@ -59,11 +59,13 @@ def test_predict_draws_sample_count_pngs(fake, key):
 
 
 def test_predict_draws_four_unless_told_as_imagen_does(fake, key):
-    assert len(predict(fake, key, body={"instances": [{"prompt": "p"}]}).json()["predictions"]) == 4
+    answer = predict(fake, key, body={"instances": [{"prompt": "p"}]}).json()
+    assert len(answer["predictions"]) == 4
 
 
 def test_safety_attributes_come_with_each_image_and_the_prompt(fake, key):
-    predictions = predict(fake, key, sampleCount=1, includeSafetyAttributes=True).json()["predictions"]
+    answer = predict(fake, key, sampleCount=1, includeSafetyAttributes=True).json()
+    predictions = answer["predictions"]
     assert "safetyAttributes" in predictions[0] and predictions[0]["bytesBase64Encoded"]
     assert predictions[1] == {"safetyAttributes": {"categories": [], "scores": []},
                               "contentType": "Positive Prompt"}

@@ -30,8 +30,9 @@ the SDK refuses ``negativePrompt``, ``seed``, ``addWatermark``, ``enhancePrompt`
 ``storageUri`` and ``labels`` on this API. Answer: ``{"predictions": [...]}``, each
 ``{"bytesBase64Encoded", "mimeType"}``, or ``{"raiFilteredReason": "..."}`` for what the
 safety filter removed (one entry may count several images; sent only when
-``includeRaiReason`` is true, otherwise the images are simply missing), or, with ``includeSafetyAttributes``, one more entry ``{"contentType":
-"Positive Prompt", "safetyAttributes": ...}`` that is no image (the SDK sets it apart).
+``includeRaiReason`` is true, otherwise the images are simply missing), or, with
+``includeSafetyAttributes``, one more entry ``{"contentType": "Positive Prompt",
+"safetyAttributes": ...}`` that is no image (the SDK sets it apart).
 ``sampleCount`` is 1 to 4, default 4, by Google's Imagen page (the SDK does not check it).
 
 Mapping: ``prompt`` -> ``instances[0].prompt``; ``n`` -> ``sampleCount``, always sent
