@@ -1,6 +1,7 @@
 """Two pools side by side: Gemini and an OpenAI-compatible provider."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -86,17 +87,84 @@ def test_gemini_format_requests_cannot_reach_an_openai_pool(client, provider_poo
     assert "OpenAI API only" in resp.get_json()["error"]["message"]
 
 
-@pytest.mark.parametrize("model, flavour", [("imagen-3.0-generate-002", "compat"),
-                                            ("groq/dall-e-3", "provider")])
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(b64: str) -> bool:
+    return base64.b64decode(b64).startswith(PNG)
+
+
+@pytest.mark.parametrize("model, flavour, path", [
+    ("imagen-3.0-generate-002", "native", "/models/imagen-3.0-generate-002:predict"),
+    ("gemini-2.5-flash-image", "native", "/models/gemini-2.5-flash-image:generateContent"),
+    ("groq/dall-e-3", "provider", "/images/generations"),
+])
 def test_image_generation_goes_to_the_pools_upstream(client, auth, keys, provider_pool, upstream,
-                                                     model, flavour):
+                                                     model, flavour, path):
     keys(1)
     resp = client.post("/v1/images/generations", headers=auth,
                        json={"model": model, "prompt": "a pelican", "n": 2})
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    assert len(resp.get_json()["data"]) == 2 and resp.get_json()["data"][0]["b64_json"]
+    data = resp.get_json()["data"]
+    assert len(data) == 2 and all(is_png(d["b64_json"]) for d in data)
     assert upstream.requests[-1]["flavour"] == flavour
-    assert upstream.requests[-1]["path"].endswith("/images/generations")
+    assert upstream.requests[-1]["path"].endswith(path)
+
+
+@pytest.fixture
+def openai_client(app):
+    """The official openai client, speaking to Balancer in process."""
+    import httpx2
+    import openai
+
+    from tests.conftest import TOKEN
+    http = httpx2.Client(transport=httpx2.WSGITransport(app=app))
+    return openai.OpenAI(base_url="http://balancer/v1", api_key=TOKEN, max_retries=0,
+                         http_client=http)
+
+
+@pytest.mark.parametrize("model, sent", [
+    ("imagen-4.0-generate-001", lambda body: body["parameters"] == {
+        "sampleCount": 2, "includeRaiReason": True, "aspectRatio": "16:9"}),
+    ("gemini-2.5-flash-image", lambda body: body["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"], "candidateCount": 2,
+        "imageConfig": {"aspectRatio": "16:9"}}),
+])
+def test_the_openai_client_gets_images_from_imagen_and_gemini_image_models(
+        openai_client, keys, upstream, model, sent):
+    keys(1)
+    got = openai_client.images.generate(model=model, prompt="a pelican", n=2, size="1792x1024")
+    assert len(got.data) == 2 and all(is_png(image.b64_json) for image in got.data)
+    assert sent(upstream.requests[-1]["body"])
+    urls = openai_client.images.generate(model=model, prompt="a pelican",
+                                         response_format="url")
+    assert [image.url[:22] for image in urls.data] == ["data:image/png;base64,"]
+
+
+def test_an_imagen_refusal_reaches_the_openai_client_with_its_reason(openai_client, keys,
+                                                                     upstream):
+    import openai
+
+    made = keys(1)
+    upstream.set_key(made[0], "blocked")
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.images.generate(model="imagen-4.0-generate-001", prompt="a pelican", n=3)
+    assert "filtered out 3 generated images" in err.value.message
+    assert err.value.param == "prompt"
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client.images.generate(model="imagen-4.0-generate-001", prompt="a pelican", n=5)
+    assert err.value.param == "n" and len(upstream.requests) == 1
+
+
+def test_a_rate_limited_key_is_passed_over_for_imagen_too(client, auth, keys, upstream):
+    limited, _ = keys(2)
+    upstream.set_key(limited, "rate_minute", models=["imagen-4.0-generate-001"])
+    for _ in range(4):
+        resp = client.post("/v1/images/generations", headers=auth,
+                           json={"model": "imagen-4.0-generate-001", "prompt": "a pelican"})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert len(resp.get_json()["data"]) == 1
+    assert upstream.count(key=limited) == 1
 
 
 def test_image_generation_needs_a_prompt(client, auth, keys, upstream):

@@ -258,7 +258,7 @@ def images_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
         native, ctx = images.to_native(body, model=model)
     except Untranslatable as exc:
         raise BadRequest(exc.message, exc.param) from None
-    return _call("images.generations", f"models/{model}:generateContent", model, native,
+    return _call("images.generations", f"models/{model}:{images.method_for(model)}", model, native,
                  Reshape(lambda parsed: images.to_openai(parsed, ctx, created=int(time.time()))),
                  client)
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any, Optional
 
-from . import answers, catalogue, content, native_answer
+from . import answers, catalogue, content, imagen, native_answer
 from . import google_errors as gerr
 from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
 from .flavour import Flavour
@@ -28,6 +28,8 @@ _ACTIONS = {
     "countTokens": KIND_OTHER,
     "embedContent": KIND_OTHER,
     "batchEmbedContents": KIND_OTHER,
+    # Imagen: per-model quota and scripted modes as for generation.
+    "predict": KIND_GENERATE,
 }
 # GenerateContentRequest fields; proto JSON accepts both spellings.
 _REQUEST_FIELDS = frozenset(
@@ -160,6 +162,11 @@ class NativeFlavour(Flavour):
             return self._count(body)
         if call.action in ("embedContent", "batchEmbedContents"):
             return self._embed(call, body)
+        if call.action == "predict":
+            refusal = imagen.check(body)
+            if refusal is not None:
+                return self._error(call, refusal)
+            return self._json(imagen.predictions(body, script.mode))
         return self._generate(call, script, model, body)
 
     def _list(self, call: Call) -> Reply:

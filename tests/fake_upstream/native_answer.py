@@ -8,6 +8,7 @@ text in ``pieces`` chunks with the signature on the last piece; early chunks car
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import content, schemas
@@ -107,13 +108,30 @@ def _part_groups(answer: Answer, pieces: int) -> list[list[dict[str, Any]]]:
     ]
 
 
+def candidate_count(body: dict[str, Any]) -> int:
+    """``generationConfig.candidateCount``, 1 when absent or not a positive integer."""
+    count = schemas.field(generation_config(body), "candidateCount")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 1 else 1
+
+
+def _more_candidates(whole: dict[str, Any], count: int) -> None:
+    """Make a whole answer's one candidate ``count`` alike ones, their tokens all counted."""
+    only = whole["candidates"][0]
+    whole["candidates"] = [{**copy.deepcopy(only), "index": i} for i in range(count)]
+    meta = whole["usageMetadata"]
+    extra = meta["candidatesTokenCount"] * (count - 1)
+    meta["candidatesTokenCount"] += extra
+    meta["totalTokenCount"] += extra
+
+
 def responses(
     answer: Answer, body: dict[str, Any], stamp: dict[str, str], pieces: int = 0
 ) -> list[dict[str, Any]]:
     """The GenerateContentResponse objects of ``answer``: one, or a stream of chunks.
 
     ``stamp`` holds ``modelVersion`` and ``responseId`` (every chunk repeats them);
-    ``pieces`` is how many chunks streamed text takes (0: not a stream).
+    ``pieces`` is how many chunks streamed text takes (0: not a stream). A whole answer has
+    ``candidateCount`` candidates (a stream keeps one).
     """
     groups = _part_groups(answer, pieces)
     objects = []
@@ -127,4 +145,7 @@ def responses(
         meta = usage(answer.prompt_tokens, answer.answer_tokens, answer.thought_tokens, last)
         objects.append({"candidates": [candidate], "usageMetadata": meta, **stamp})
     _add_tool_output(objects[-1], body, answer.query)
+    count = candidate_count(body)
+    if count > 1 and not pieces:
+        _more_candidates(objects[0], count)
     return objects
