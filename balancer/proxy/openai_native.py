@@ -5,8 +5,8 @@ A Gemini pool serves OpenAI clients this way when its ``openai_api`` setting is
 included), and always for the ``-search`` and ``-image`` suffixes, which Google's
 OpenAI layer cannot offer. Chat goes to ``generateContent`` or
 ``streamGenerateContent?alt=sse``, embeddings to ``batchEmbedContents``, image
-generation to ``generateContent`` with image output, model lists to the native
-list; each answer (or stream) comes back in OpenAI's shape.
+generation to ``generateContent`` with image output (``:predict`` for Imagen),
+model lists to the native list; each answer (or stream) comes back in OpenAI's shape.
 
 What the key policy sees is untouched by all this: the upstream's own status and
 body are classified before any translation (``OpenAINativeFormat`` judges, counts
@@ -249,7 +249,8 @@ def embeddings_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
 
 
 def images_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
-    """OpenAI image generation as a ``generateContent`` call asking for image output.
+    """OpenAI image generation as a ``generateContent`` call asking for image output, or
+    a ``:predict`` call for an Imagen model.
 
     :raises BadRequest: for what Gemini's image output cannot be given, naming the field.
     """
