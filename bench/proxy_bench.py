@@ -44,9 +44,10 @@ QUICK = {"lat_warmup": 10, "lat_n": 100, "ttfb_warmup": 5, "ttfb_n": 50, "tp_war
          "tp_n": 1000, "conc": 64, "streams": 200, "chunks": 20, "chunk_delay": 0.2}
 
 
-def raw_request(port: int, path: str, bearer: str, stream: bool, close: bool = False) -> str:
+def raw_request(port: int, path: str, bearer: str, stream: bool, close: bool = False,
+                model: str = MODEL) -> str:
     """The exact bytes of one chat completion request."""
-    body = json.dumps({"model": MODEL, "stream": stream,
+    body = json.dumps({"model": model, "stream": stream,
                        "messages": [{"role": "user", "content": "Hello there, how are you?"}]},
                       separators=(",", ":"))
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 class EndlessStream:
-    """An upstream that streams SSE chunks forever and notes when its peer hangs up."""
+    """An upstream that streams Gemini SSE events forever and notes when its peer hangs up."""
 
     def __init__(self):
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -43,10 +43,16 @@ class EndlessStream:
                            if line.lower().startswith(b"content-length")), b"0"))
         while len(rest) < length:
             rest += conn.recv(65536)
+        if head.startswith(b"GET"):  # Balancer's own model-list fetch: a short list
+            listing = json.dumps({"models": [{"name": "models/m"}]}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(listing), listing))
+            conn.close()
+            return
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
-        event = {"id": "c1", "object": "chat.completion.chunk", "choices": [
-            {"index": 0, "delta": {"content": "tick "}, "finish_reason": None}]}
+        # Gemini's own stream (the pool serves OpenAI clients over the native API).
+        event = {"candidates": [{"content": {"role": "model", "parts": [{"text": "tick "}]}}]}
         body = b"data: " + json.dumps(event).encode() + b"\n\n"
         chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
         try:

@@ -89,9 +89,9 @@ class Reshape:
 class NativeChatTap(GeminiSSETap):
     """A native ``alt=sse`` stream as OpenAI chunks, event by event.
 
-    The framing (events, bare JSON errors) is read as ``GeminiSSETap`` reads it, and
-    so are usage, in-band errors and the finish (for the relay and the key); each
-    event is then handed to ``dialects.ChatStream``, whose bytes are what goes out.
+    The framing (events, bare JSON errors) is read as ``GeminiSSETap`` reads it; each
+    event is parsed once and handed to ``dialects.ChatStream``, whose bytes are what
+    goes out and which knows the usage and whether the answer finished.
     """
 
     def __init__(self, chat: ChatStream) -> None:
@@ -130,9 +130,17 @@ class NativeChatTap(GeminiSSETap):
         return self._translate(raw)
 
     def _translate(self, payload: bytes) -> bytes:
-        self._note(payload)
+        # Parsed once: the translator needs every event whole anyway, and what the relay
+        # asks of the tap (an in-band error, a finished answer) is read off the same dict.
         obj = loads(payload)
-        return self._chat.feed(obj) if isinstance(obj, dict) else b""
+        if not isinstance(obj, dict):
+            return b""
+        error = obj.get("error")
+        if isinstance(error, dict) and self.error is None:
+            self.error = error
+        out = self._chat.feed(obj)
+        self.done = self._chat.finished
+        return out
 
 
 class OpenAINativeFormat(ApiFormat):
