@@ -1,118 +1,177 @@
 """CPU per request of an OpenAI chat served over Gemini's own API (translated) beside the
-same chat passed through to Google's OpenAI layer, through Balancer, in one run.
+same chat passed through to Google's OpenAI layer, in one run.
 
-Run: ``.venv/bin/python bench/native_bench.py [--quick] [--workers N] [--chunks N]``.
-Starts the fake upstream and Balancer under gunicorn (a throw-away SQLite database), then
-for each way (``openai_api`` = compat, then native) drives plain chats and streams of
-``--chunks`` content events with ``bench/load.py`` and reads the CPU that Balancer's
-process tree spent on them. The translation's cost is the difference per request; the
-target is at most 0.3 ms. Prints figures only.
+Run: ``.venv/bin/python bench/native_bench.py [--quick] [--chunks N] [--live]``.
+
+By default the request path runs in this process: ``proxy.chat.serve_chat`` (parse,
+route, translate, the attempt loop, the relay, the usage tap, the request record) over a
+transport that replays answers recorded from the fake upstream, so that the figure is
+Balancer's own work per request and nothing else; sockets cost both ways alike and are
+left out. Rounds alternate (A B A B) and the figures are medians. ``--live`` measures the
+same through gunicorn with two workers and a load generator (noisier on a small machine:
+the load generator and the fake share its cores). The target: the translation costs at
+most 0.3 ms of CPU per request over pass-through. Prints figures only.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procstat import tree  # noqa: E402
-from bench.proxy_bench import (  # noqa: E402
-    MODEL, TOKEN, Target, balancer_env, raw_request, run_load, start_fake)
-from tests.fake_upstream import make_key  # noqa: E402
-from tests.live import LiveBalancer, flask_cli  # noqa: E402
+import requests  # noqa: E402
+
+from balancer.config import Config  # noqa: E402
+from balancer.keypool.records import KeyRecord  # noqa: E402
+from balancer.proxy.auth import ANONYMOUS  # noqa: E402
+from balancer.proxy.chat import serve_chat  # noqa: E402
+from balancer.runtime import Catalog, PoolInfo, Runtime  # noqa: E402
+from balancer.upstream.mock import MockRequest, MockResponse, MockTransport  # noqa: E402
+from tests.fake_upstream import FakeUpstream, make_key  # noqa: E402
 
 TARGET_MS = 0.3
-FULL = {"warmup": 300, "count": 3000, "stream_count": 1500, "concurrency": 16}
-QUICK = {"warmup": 50, "count": 500, "stream_count": 300, "concurrency": 16}
+MODEL = "gemini-2.5-flash"
+PROMPT = "Hello there, how are you? Tell me about the weather in Paris in a few words."
+FULL = {"count": 3000, "rounds": 7}
+QUICK = {"count": 500, "rounds": 3}
+NATIVE_KEY = make_key("native-bench", 0, kind="auth")
+COMPAT_KEY = make_key("native-bench", 1)
 
 
-def cpu_ms(phase: dict) -> float:
-    """Balancer's CPU milliseconds per request in a phase."""
-    return sum(phase["cpu_s_by_tree"]["balancer"].values()) * 1000 / phase["sent"]
-
-
-def measure(c: dict, target: Target, watch: dict, chunks: int, model: str) -> dict[str, dict]:
-    """A plain phase and a streamed phase against ``target``, for ``model``."""
+def record(chunks: int) -> dict[tuple[str, bool], tuple[dict, list[bytes]]]:
+    """Real answers of the fake upstream, both ways, plain and streamed: (headers, chunks)."""
+    fake = FakeUpstream().start()
+    fake.configure(chunks=chunks)
+    native = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+    compat = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
+    calls = {
+        ("native", False): (f"/v1beta/models/{MODEL}:generateContent", native,
+                            {"x-goog-api-key": NATIVE_KEY}),
+        ("native", True): (f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", native,
+                           {"x-goog-api-key": NATIVE_KEY}),
+        ("compat", False): ("/v1beta/openai/chat/completions", compat,
+                            {"Authorization": f"Bearer {COMPAT_KEY}"}),
+        # Balancer asks for the usage chunk on a client's behalf.
+        ("compat", True): ("/v1beta/openai/chat/completions",
+                           {**compat, "stream": True, "stream_options": {"include_usage": True}},
+                           {"Authorization": f"Bearer {COMPAT_KEY}"}),
+    }
     out = {}
-    for name, stream in (("plain", False), ("stream", True)):
-        spec = {"mode": "throughput", "concurrency": c["concurrency"], "warmup": c["warmup"],
-                "count": c["stream_count"] if stream else c["count"],
-                "request": raw_request(target.port, target.path, target.bearer, stream,
-                                       model=model)}
-        if stream:
-            spec.update(stream=True, expect_events=chunks)
-        out[name] = run_load(spec, target, watch, timeout=600)
+    try:
+        for key, (path, body, headers) in calls.items():
+            resp = requests.post(fake.url + path, json=body, headers=headers, stream=True,
+                                 timeout=10)
+            resp.raise_for_status()
+            out[key] = ({"Content-Type": resp.headers["Content-Type"]},
+                        list(resp.iter_content(chunk_size=None)))
+    finally:
+        fake.stop()
     return out
 
 
-def run(c: dict, workers: int, chunks: int) -> dict[str, dict[str, dict]]:
-    """Start the fake and Balancer, measure both ways, stop everything."""
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="balancer-native-")))
-        fake_proc, fake = start_fake(stack, tmp)
-        fake.configure(chunks=chunks)
-        keys = [make_key("native-bench", i, kind="auth") for i in range(20)]
-        env = balancer_env(tmp, fake.url, keys)
-        if flask_cli(env, "db", "upgrade").returncode != 0:
-            raise SystemExit("flask db upgrade failed")
-        if flask_cli(env, "settings", "set", "sync_interval_seconds=0.5").returncode != 0:
-            raise SystemExit("flask settings set failed")
-        live = LiveBalancer(env, workers=workers, log_path=tmp / "gunicorn.log").start()
-        stack.callback(live.stop)
-        watch = {"balancer": lambda: tree(live.proc.pid)}
-        target = Target("balancer", live.port, "/v1/chat/completions", TOKEN)
-        # Google's OpenAI layer refuses auth keys: the pass-through side has standard keys
-        # in a pool of its own, reached as compat/<model>, so both sides call the fake alike.
-        for args in (("pools", "add", "compat", "--kind", "gemini", "--base-url", fake.url,
-                      "--openai-api", "compat"),
-                     ("keys", "add", "--pool", "compat",
-                      *[make_key("native-bench-compat", i) for i in range(20)])):
-            if flask_cli(env, *args).returncode != 0:
-                raise SystemExit(f"flask {' '.join(args[:2])} failed")
-        time.sleep(2.0)  # the workers learn the new pool in their sync loop
-        results = {}
-        for way, model in (("compat", f"compat/{MODEL}"), ("native", MODEL)):
-            print(f"  {way} ...", file=sys.stderr, flush=True)
-            results[way] = measure(c, target, watch, chunks, model)
-        live.stop()
-    return results
+def runtime(answers: dict, tmp: Path) -> Runtime:
+    """A runtime with a native pool (the default) and a compat pool, over recorded answers."""
+    rt = Runtime(Config({"SECRET_KEY": "bench-secret-key-0123456789abcdef",
+                         "BALANCER_INSTANCE_PATH": str(tmp)}))
+    pools = {1: PoolInfo(id=1, name="gemini", kind="gemini", base_url="http://fake",
+                         proxy_url=None, enabled=True, is_default=True),
+             2: PoolInfo(id=2, name="compat", kind="gemini", base_url="http://fake",
+                         proxy_url=None, enabled=True, is_default=False,
+                         overrides={"openai_api": "compat"})}
+    rt.catalog = Catalog(pools=pools)
+    rt.keypool.replace_all([KeyRecord(id=1, pool_id=1, secret=NATIVE_KEY),
+                            KeyRecord(id=2, pool_id=2, secret=COMPAT_KEY)], [])
+
+    def answer(request: MockRequest) -> MockResponse:
+        way = "compat" if "/openai/" in request.url else "native"
+        headers, chunks = answers[(way, "stream" in request.url or b'"stream":true' in
+                                   (request.body or b""))]
+        return MockResponse(200, list(chunks), headers)
+
+    rt.upstream = MockTransport(answer)
+    rt.loaded = True
+    return rt
 
 
-def report(results: dict[str, dict[str, dict]], workers: int, chunks: int) -> None:
-    """One table: CPU ms per request each way, the difference and the target."""
+def per_request_us(rt: Runtime, raw: bytes, count: int) -> float:
+    """CPU microseconds per request of ``count`` requests, each read to its end."""
+    def once() -> None:
+        resp = serve_chat(rt, ANONYMOUS, raw)
+        b"".join(resp.response)
+        resp.close()
+    for _ in range(min(200, count)):
+        once()
+    rt.records.drain(1 << 30)
+    started = time.process_time()
+    for n in range(count):
+        once()
+        if n % 500 == 499:  # what the flusher would take away
+            rt.records.drain(1 << 30)
+            rt.transitions.drain(1 << 30)
+            rt.upstream.requests.clear()
+            rt.upstream.responses.clear()
+    return (time.process_time() - started) / count * 1e6
+
+
+def in_process(c: dict, chunks: int) -> dict[str, dict[str, list[float]]]:
+    """Rounds of both ways, plain and streamed: microseconds per request."""
+    logging.disable(logging.INFO)  # one log line per request would be the biggest cost
+    answers = record(chunks)
+    out: dict[str, dict[str, list[float]]] = {"plain": {}, "stream": {}}
+    with tempfile.TemporaryDirectory(prefix="balancer-native-") as tmp:
+        rt = runtime(answers, Path(tmp))
+        for n in range(c["rounds"]):
+            for name, stream in (("plain", False), ("stream", True)):
+                for way, model in (("compat", f"compat/{MODEL}"), ("native", MODEL)):
+                    body = {"model": model, "stream": stream,
+                            "messages": [{"role": "user", "content": PROMPT}]}
+                    us = per_request_us(rt, json.dumps(body).encode(), c["count"])
+                    out[name].setdefault(way, []).append(us)
+            print(f"  round {n + 1} of {c['rounds']} done", file=sys.stderr, flush=True)
+    return out
+
+
+def report(figures: dict[str, dict[str, list[float]]], chunks: int, how: str) -> None:
+    """One table: median CPU per request each way, the median paired difference, the target."""
+    rounds = len(figures["plain"]["compat"])
     print()
-    print(f"OpenAI chat through Balancer ({workers} gevent workers), CPU of Balancer's processes "
-          "per request")
-    row = "{:<34} {:>12} {:>12} {:>12}   {}"
-    print(row.format("", "compat ms", "native ms", "over ms", "target"))
+    print(f"OpenAI chat, CPU per request ({how}), median of {rounds} rounds (A B A B)")
+    row = "{:<26} {:>11} {:>11} {:>11}   {:<22} {}"
+    print(row.format("", "compat ms", "native ms", "over ms", "target", "each round's over"))
     for name, label in (("plain", "chat completion"), ("stream", f"stream of {chunks} events")):
-        compat, native = cpu_ms(results["compat"][name]), cpu_ms(results["native"][name])
-        over = native - compat
+        compat, native = figures[name]["compat"], figures[name]["native"]
+        overs = [(n - c) / 1000 for c, n in zip(compat, native)]
+        over = statistics.median(overs)
         verdict = "met" if over <= TARGET_MS else "NOT met"
-        print(row.format(label, f"{compat:.3f}", f"{native:.3f}", f"{over:+.3f}",
-                         f"<= {TARGET_MS} ms ({verdict})"))
-    errors = {f"{way}/{name}": phase.get("errors") for way, phases in results.items()
-              for name, phase in phases.items() if phase.get("errors")}
-    print(f"errors: {errors or 'none'}")
-    print("compat: passed through to Google's OpenAI layer (standard keys); native: translated "
-          "to and from Gemini's own API (auth keys). Same fake upstream, same answers.")
+        print(row.format(label, f"{statistics.median(compat) / 1000:.3f}",
+                         f"{statistics.median(native) / 1000:.3f}", f"{over:+.3f}",
+                         f"<= {TARGET_MS} ms ({verdict})", " ".join(f"{o:+.3f}" for o in overs)))
+    print("compat: passed through to Google's OpenAI layer; native: translated to and from "
+          "Gemini's own API. Same prompt, answers recorded from the fake upstream.")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Parse flags, measure both ways, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, a smoke run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--chunks", type=int, default=20, help="content events per stream")
+    parser.add_argument("--live", action="store_true",
+                        help="also through gunicorn (two workers) and a load generator")
     args = parser.parse_args(argv)
     c = QUICK if args.quick else FULL
-    report(run(c, args.workers, args.chunks), args.workers, args.chunks)
+    report(in_process(c, args.chunks), args.chunks, "Balancer's request path in one process")
+    if args.live:
+        from bench.native_live import live_figures
+        report(live_figures(args.quick, args.chunks), args.chunks,
+               "Balancer's processes under gunicorn, two workers")
 
 
 if __name__ == "__main__":

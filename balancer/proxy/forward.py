@@ -7,10 +7,10 @@ between them is asked of an ``ApiFormat`` (formats.py).
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Callable, Optional
 
+import orjson
 from flask import Response
 
 from balancer.dialects.errors import Untranslatable
@@ -230,7 +230,7 @@ def _judge(fmt: ApiFormat, provider: Provider, status: int, body: bytes,
     if empty_ok and not body.strip():
         return None, None
     try:
-        parsed = json.loads(body)
+        parsed = orjson.loads(body)
     except ValueError:
         return None, Verdict(Outcome.TRANSIENT, reason="bad_response", status=status,
                              message="upstream answered with a body that is not JSON")

@@ -6,9 +6,10 @@ cut short.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Optional, Union
+
+import orjson
 
 Bytes = Union[bytes, bytearray]
 
@@ -91,9 +92,13 @@ INVALID = object()
 
 
 def loads(raw: Bytes) -> object:
-    """The parsed JSON, unwrapped from a one-element list (as Gemini wraps errors), or INVALID."""
+    """The parsed JSON, unwrapped from a one-element list (as Gemini wraps errors), or INVALID.
+
+    orjson, not ``json``: every event of a watched or translated stream comes through here,
+    and it parses them several times faster.
+    """
     try:
-        obj = json.loads(raw)
+        obj = orjson.loads(raw)
     except ValueError:
         return INVALID
     return obj[0] if isinstance(obj, list) and len(obj) == 1 else obj

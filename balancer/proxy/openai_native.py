@@ -16,11 +16,12 @@ module is imported (``chat`` and ``openai_routes`` import it).
 """
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
+
+import orjson
 
 from balancer.dialects import chat_request, embeddings, images, models
 from balancer.dialects.chat_answer import to_chat
@@ -38,14 +39,12 @@ from balancer.runtime import ClientInfo
 from balancer.upstream.providers import Provider
 from balancer.upstream.request_defaults import RequestDefaults
 
+#: How a whole native SSE event ends (Gemini's own framing, or CRLF as Vertex sends it).
+_EVENT_ENDS = (b"\n\n", b"\r\n\r\n")
 #: A native model list is paged; one page this large holds any real catalogue.
 MODELS_PAGE = "1000"
-# One encoder for every answer: json.dumps with options builds a new one per call.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
 def _dumps(doc: Any) -> bytes:
-    return _encode(doc).encode()
+    return orjson.dumps(doc)
 
 
 def completion_id() -> str:
@@ -100,6 +99,12 @@ class NativeChatTap(GeminiSSETap):
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the chunks for the events they complete."""
+        if not self._buf and self._bare is None and chunk.startswith(b"data: ") \
+                and chunk.endswith(_EVENT_ENDS):
+            # The usual chunk: exactly one whole single-line event, as Gemini sends them.
+            payload = chunk[6:].rstrip(b"\r\n")
+            if b"\n" not in payload and b"\r" not in payload:
+                return self._translate(payload)
         out = super().feed(chunk)
         # Blank bytes between events are the native framing's, not the client's.
         return out if out.strip() else b""
