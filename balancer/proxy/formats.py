@@ -18,7 +18,7 @@ from balancer.proxy import gemini_stream
 from balancer.proxy.errors import google_error, openai_error, openai_stream_error
 from balancer.proxy.sse import OpenAIStreamTap, leading_error, usage_tokens
 from balancer.proxy.tap import Tap
-from balancer.upstream import gemini
+from balancer.upstream import gemini, gemini_layers
 from balancer.upstream.providers import Provider, openai_error_from_upstream
 from balancer.upstream.sanitize import redact
 
@@ -47,7 +47,7 @@ class ApiFormat:
         some keys by their kind (``gemini.on_openai_layer``).
         """
         verdict = provider.classify(status, headers, body, now, secrets=secrets)
-        return gemini.on_openai_layer(verdict) if provider.kind == "gemini" else verdict
+        return gemini_layers.on_openai_layer(verdict) if provider.kind == "gemini" else verdict
 
     def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
         """A failure verdict for a 2xx body that is no answer (empty), else None."""
@@ -107,8 +107,8 @@ class GeminiFormat(ApiFormat):
 
     def classify(self, provider: Provider, status: int, headers: Mapping[str, str], body: bytes,
                  now: float, secrets: tuple[str, ...]) -> Verdict:
-        return gemini.on_native_api(provider.classify(status, headers, body, now,
-                                                      secrets=secrets))
+        verdict = provider.classify(status, headers, body, now, secrets=secrets)
+        return gemini_layers.on_native_api(verdict)
 
     def check_success(self, provider: Provider, parsed: Any) -> Optional[Verdict]:
         return gemini.check_success(parsed, compat=False)

@@ -214,6 +214,15 @@ def _body(native: dict) -> bytes:
     return _dumps(native)
 
 
+def _translated(to_native: Callable[..., tuple[dict, Any]], body: dict,
+                model: str) -> tuple[dict, Any]:
+    """``to_native(body, model=model)``, its refusal as the client's 400 naming the field."""
+    try:
+        return to_native(body, model=model)
+    except Untranslatable as exc:
+        raise BadRequest(exc.message, exc.param) from None
+
+
 def _call(route: str, path: str, model: Optional[str], native: Optional[dict],
           translation: Any, client: ClientInfo, **fields: Any) -> ProxyCall:
     return ProxyCall(route=route, method="POST" if native is not None else "GET", path=path,
@@ -234,10 +243,7 @@ def chat_call(body: dict, model: str, suffix: Optional[str], *, stream: bool, cl
     :raises BadRequest: for what has no faithful Gemini counterpart, naming the field.
     """
     model = _model(model)
-    try:
-        native, ctx = chat_request.to_native(body, model=model)
-    except Untranslatable as exc:
-        raise BadRequest(exc.message, exc.param) from None
+    native, ctx = _translated(chat_request.to_native, body, model)
     suffixes.apply_native(native, suffix)
     if defaults:
         defaults.apply_native(native, model)
@@ -253,10 +259,7 @@ def embeddings_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
     :raises BadRequest: for what Gemini's embeddings cannot be given, naming the field.
     """
     model = _model(model)
-    try:
-        native, ctx = embeddings.to_native(body, model=model)
-    except Untranslatable as exc:
-        raise BadRequest(exc.message, exc.param) from None
+    native, ctx = _translated(embeddings.to_native, body, model)
     return _call("embeddings", f"models/{model}:batchEmbedContents", model, native,
                  Reshape(lambda parsed: embeddings.to_openai(parsed, ctx)), client)
 
@@ -268,10 +271,7 @@ def images_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
     :raises BadRequest: for what Gemini's image output cannot be given, naming the field.
     """
     model = _model(model)
-    try:
-        native, ctx = images.to_native(body, model=model)
-    except Untranslatable as exc:
-        raise BadRequest(exc.message, exc.param) from None
+    native, ctx = _translated(images.to_native, body, model)
     return _call("images.generations", f"models/{model}:{images.method_for(model)}", model, native,
                  Reshape(lambda parsed: images.to_openai(parsed, ctx, created=int(time.time()))),
                  client)

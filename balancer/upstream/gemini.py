@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import parse_qsl
 
 from balancer.keypool.days import next_pacific_midnight
-from balancer.keypool.outcome import OPENAI_LAYER_REFUSED, Outcome, Verdict
+from balancer.keypool.outcome import Outcome, Verdict
 from balancer.upstream import envelope
 from balancer.upstream.durations import (
     parse_go_duration,
@@ -27,8 +27,7 @@ from balancer.upstream.sanitize import clean_message
 
 __all__ = [
     "native_url", "compat_url", "native_headers", "compat_headers",
-    "classify", "classify_error", "check_success", "parse_error_event", "on_openai_layer",
-    "on_native_api",
+    "classify", "classify_error", "check_success", "parse_error_event",
 ]
 
 COMPAT_PREFIX = "v1beta/openai"
@@ -316,34 +315,6 @@ def _no_envelope(status: int, headers: Optional[Mapping[str, str]], text: str,
         return Verdict(Outcome.NO_ACCESS,
                        reason="unauthorized" if status == 401 else "forbidden", **base)
     return _by_status(status, "", "", base)
-
-
-def on_openai_layer(verdict: Verdict) -> Verdict:
-    """What a verdict means for a call to Google's OpenAI-compatible layer.
-
-    That layer refuses auth keys (``AQ.…``) with 401 UNAUTHENTICATED and the reason
-    ACCESS_TOKEN_TYPE_UNSUPPORTED (or CREDENTIALS_MISSING): neither the request's
-    fault nor a dead key, since Gemini's own API takes the same key. The request goes
-    on with another key, and the key stays off that model for a long while with a
-    reason that says why (``cooldown_no_access_seconds``).
-    """
-    if verdict.outcome is Outcome.PROXY_FAULT and verdict.reason in PROXY_FAULT_REASONS:
-        return Verdict(Outcome.NO_ACCESS, reason=OPENAI_LAYER_REFUSED, status=verdict.status,
-                       message="Gemini's OpenAI-compatible layer refuses this kind of key "
-                               f"({verdict.reason}); Gemini's own API serves it (openai_api: "
-                               "native)")
-    return verdict
-
-
-def on_native_api(verdict: Verdict) -> Verdict:
-    """What a verdict means for a call to Gemini's own API: there, a key refused as
-    ACCESS_TOKEN_TYPE_UNSUPPORTED is itself at fault (an auth key cut short, deleted or
-    revoked), so it is disabled like any dead key; CREDENTIALS_MISSING stays Balancer's
-    own fault (no key was sent)."""
-    if verdict.outcome is Outcome.PROXY_FAULT and verdict.reason == "ACCESS_TOKEN_TYPE_UNSUPPORTED":
-        return Verdict(Outcome.KEY_INVALID, reason=verdict.reason, status=verdict.status,
-                       message=verdict.message)
-    return verdict
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes, now: float, *,

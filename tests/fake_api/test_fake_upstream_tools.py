@@ -4,13 +4,11 @@ thinking and streams on the native API, over real HTTP (plus its pure helpers, w
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 
 import pytest
 import requests
 
-from tests.fake_upstream import FakeUpstream, make_key
 from tests.fake_upstream import schemas, signatures
 
 FLASH3, PRO3, FLASH25 = "gemini-3-flash-preview", "gemini-3-pro-preview", "gemini-2.5-flash"
@@ -41,29 +39,6 @@ MISSING_SIGNATURE = (
     "performance. Additional data, function call `default_api:{name}` , position {position}. "
     "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
 )
-
-
-@pytest.fixture(scope="module")
-def fake():
-    """One fake for the module; state is reset after every test."""
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    yield
-    fake.reset()
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def key():
-    """A fresh Gemini-looking key."""
-    return make_key("tools", next(_serial))
 
 
 def user(text):

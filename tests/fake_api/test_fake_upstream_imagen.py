@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import base64
-import itertools
 
 import pytest
 import requests
 
-from tests.fake_upstream import FakeUpstream, make_key
 
 IMAGEN = "imagen-4.0-generate-001"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    """One fake for the module; state is reset after every test."""
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    yield
-    fake.reset()
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def key():
-    """A fresh Gemini-looking key."""
-    return make_key("imagen", next(_serial))
 
 
 def predict(fake, key, body=None, model=IMAGEN, **parameters):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import openai
@@ -13,7 +12,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.fake_upstream import FakeUpstream, make_key, signatures
+from tests.fake_upstream import signatures
 
 FLASH3, PRO3, FLASH25 = "gemini-3-flash-preview", "gemini-3-pro-preview", "gemini-2.5-flash"
 PROMPT = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
@@ -40,35 +39,6 @@ AUTH_KEY_REFUSAL = json.loads(
     '"ACCESS_TOKEN_TYPE_UNSUPPORTED","metadata":{"method":"google.ai.generativelanguage.v1beta.'
     'GenerativeService.GenerateContent","service":"generativelanguage.googleapis.com"}}]}}]'
 )
-
-
-@pytest.fixture(scope="module")
-def fake():
-    """One fake for the module; state is reset after every test."""
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    yield
-    fake.reset()
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def key():
-    """A fresh standard key."""
-    return make_key("compat", next(_serial))
-
-
-@pytest.fixture
-def auth_key():
-    """A fresh auth key: ``AQ.`` and 40 characters of the URL-safe alphabet."""
-    return "AQ." + make_key("auth", next(_serial))[4:] + "Ab_-Q"
 
 
 def native(fake, key, model=FLASH25, body=PROMPT, method="generateContent", **kw):

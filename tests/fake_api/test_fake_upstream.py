@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 import socket
@@ -17,34 +16,11 @@ import openai
 import pytest
 import requests
 
-from tests.fake_upstream import FakeControl, FakeUpstream, make_key
+from tests.fake_upstream import FakeControl, make_key
 
 PROMPT = {"contents": [{"role": "user", "parts": [{"text": "hello there friend"}]}]}
 CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hello there"}]}
 PROVIDER_CHAT = {**CHAT, "model": "gpt-4o-mini"}
-
-
-@pytest.fixture(scope="module")
-def fake():
-    """One fake for the module; state is reset after every test."""
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    yield
-    fake.reset()
-
-
-_serial = itertools.count(1)
-
-
-@pytest.fixture
-def key():
-    """A fresh Gemini-looking key."""
-    return make_key("test", next(_serial))
 
 
 def native(fake, key, model="gemini-2.5-flash", method="generateContent", body=PROMPT, **kw):
@@ -508,7 +484,7 @@ def _free_port() -> int:
 
 def test_standalone_gevent_server():
     port = _free_port()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_upstream", "--port", str(port), "--server", "gevent"],
         cwd=root,
