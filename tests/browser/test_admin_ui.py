@@ -88,12 +88,13 @@ def test_paste_keys_disable_one_and_see_dead_keys_after_traffic(page, live_admin
     assert row.get_attribute("data-status") == "switched_off"
     assert "off" in row.locator(".badge").first.inner_text()
 
-    # Test the first key now, in place: it is dead, and says so.
+    # Test the first key now, in place: it is dead, and says so. (The model-list fetch that
+    # follows the paste may have found it dead already: then the test has nothing to change.)
     first_id = page.locator("#keys-table tbody tr").first.get_attribute("data-key-id")
     page.get_by_role("button", name=f"Test key {first_id} now").click()
     result = page.locator("#action-result")
     expect(result).to_contain_text("failed")
-    assert "API_KEY_INVALID" in result.inner_text() and "The key is dead" in result.inner_text()
+    assert "API_KEY_INVALID" in result.inner_text()
     assert page.locator(f'#keys-table tr[data-key-id="{first_id}"]').get_attribute("data-status") == "disabled"
     assert page.url == f"{base}/admin/keys"
 

@@ -68,7 +68,8 @@ def test_a_streamed_answer_grows_then_the_prompt_is_saved_reloaded_and_deleted(p
     assert re.fullmatch(r"AIza….{3} \(#\d+\)", key_text), key_text
     assert page.locator("#fact-attempts").inner_text() == "1"
     tokens_in, tokens_out = page.locator("#fact-tokens").inner_text().split(" / ")
-    assert int(tokens_in) > 0 and int(tokens_out) == len(ANSWER.split())
+    # One token a word, as the fake counts, plus its thinking: Gemini bills thoughts as output.
+    assert int(tokens_in) > 0 and int(tokens_out) >= len(ANSWER.split())
     assert re.fullmatch(r"\d+ ms", page.locator("#fact-latency").inner_text())
     assert re.fullmatch(r"\d+ ms", page.locator("#fact-ttfb").inner_text())
     html = page.content()
