@@ -39,6 +39,8 @@ MODELS_CHECK_INTERVAL = 60.0
 #: How often old logs (past their retention) and rows of files and caches the
 #: upstream has deleted are dropped.
 HOUSEKEEPING_INTERVAL = 600.0
+#: How many times a graceful stop tries to write what is buffered (about 1.5 s in all).
+STOP_FLUSH_TRIES = 5
 
 
 class NotMigrated(RuntimeError):
@@ -109,9 +111,19 @@ class Services:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
-        self.flush()
-        log.info("background services stopped; buffers flushed (%d records dropped in all)",
-                 self.rt.records.dropped)
+        # The last chance to write what is buffered: a flush that fails for a passing
+        # reason (a deadlock with another instance, a dropped connection) is tried again,
+        # a few times, before the process goes.
+        for attempt in range(STOP_FLUSH_TRIES):
+            self.flush()
+            if not len(self.rt.records) and not len(self.rt.transitions):
+                break
+            time.sleep(0.1 * (attempt + 1))
+        left = len(self.rt.records)
+        log.log(logging.WARNING if left else logging.INFO,
+                "background services stopped; %s (%d records dropped in all)",
+                f"{left} records could not be written" if left else "buffers flushed",
+                self.rt.records.dropped + left)
 
     def _until_flush(self) -> float:
         """Wait for the next flush round: FLUSH_INTERVAL, or less when a key changed

@@ -71,6 +71,49 @@ def test_a_failed_flush_keeps_the_records_for_the_next_round(app, client, auth, 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLog)) == 1
 
 
+def test_a_graceful_stop_tries_its_last_flush_again_after_a_passing_failure(
+        app, client, auth, keys, rt, monkeypatch):
+    keys(1)
+    for _ in range(3):
+        chat(client, auth)
+    import balancer.background as background
+    real, failures = background.write_records, []
+
+    def deadlocked_twice(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(True)
+            raise sa.exc.OperationalError("INSERT", {}, Exception("deadlock detected"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(background, "write_records", deadlocked_twice)
+    rt.services.stop(timeout=1)
+    assert len(failures) == 2 and len(rt.records) == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLog)) == 3
+
+
+def test_flushes_write_each_tables_rows_in_one_order_so_they_cannot_deadlock(app, rt):
+    from balancer.models.upsert import upsert
+    seen = []
+
+    class Recording:
+        def get_bind(self):
+            return db.session.get_bind()
+
+        def execute(self, stmt, rows):
+            seen.append([(r["minute"], r["key_id"], r["model"]) for r in rows])
+    rows = [{"minute": m, "pool_id": 1, "key_id": k, "model": model, "client_id": c,
+             "status_class": "success", "count": 1}
+            for m, k, model, c in ((2, 3, "b", None), (1, None, "a", 4), (2, 1, "a", None),
+                                   (1, 2, "z", None), (2, None, "a", None))]
+    with app.app_context():
+        upsert(Recording(), UsageBucket.__table__, rows, conflict=(
+            "minute", "pool_id", "key_id", "model", "client_id", "status_class"), add=("count",))
+        upsert(Recording(), UsageBucket.__table__, list(reversed(rows)), conflict=(
+            "minute", "pool_id", "key_id", "model", "client_id", "status_class"), add=("count",))
+    assert seen[0] == seen[1] == [(1, 2, "z"), (1, None, "a"), (2, 1, "a"), (2, 3, "b"),
+                                  (2, None, "a")]
+
+
 def test_a_late_flush_of_older_uses_does_not_set_last_used_back(app, rt, keys):
     from balancer.models import ApiKey
     from balancer.telemetry.flusher import write_records

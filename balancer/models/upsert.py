@@ -22,6 +22,11 @@ def upsert(session: Session, table: sa.Table, rows: Sequence[dict], conflict: It
     if not rows:
         return
     add, replace, conflict = list(add), list(replace), list(conflict)
+    # Every process writes the rows of one table in the same order (by their unique key),
+    # so two flushes that touch the same rows lock them in the same order and cannot
+    # deadlock each other (PostgreSQL and MySQL would abort one of them).
+    rows = sorted(rows, key=lambda row: tuple(
+        (row[c] is None, 0 if row[c] is None else row[c]) for c in conflict))
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         if dialect == "postgresql":
