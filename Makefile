@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 
 export FLASK_APP := balancer
 
-.PHONY: run test test-sqlite test-postgresql test-mariadb test-all bench migrate clean chromium assets
+.PHONY: run test test-sqlite test-postgresql test-mariadb test-all bench bench-targets migrate clean chromium assets
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,8 @@ chromium:
 migrate: $(STAMP)
 	$(VENV)/bin/flask db upgrade
 
-## Run Balancer under gunicorn on the embedded SQLite database (instance/).
+## Run Balancer under gunicorn on the embedded SQLite database (instance/), on
+## 127.0.0.1:8000 unless HOST and PORT say otherwise.
 run: migrate $(NPM_STAMP)
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
@@ -44,6 +45,11 @@ test-all: $(STAMP) $(NPM_STAMP) chromium
 
 bench: $(STAMP)
 	$(PY) bench/proxy_bench.py
+
+## The four figures of a light, steady proxy and their targets; nginx answers as the upstream.
+bench-targets: $(STAMP)
+	@command -v nginx >/dev/null 2>&1 || (apt-get update && apt-get install -y nginx-light)
+	$(PY) bench/targets_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules

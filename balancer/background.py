@@ -1,7 +1,9 @@
 """Background services of one process: bootstrap, flusher, sync loop, probes, model lists.
 
 Under gunicorn's gevent worker these threads are greenlets. They are the only
-code that reads or writes the database on behalf of the proxy.
+code that reads or writes the database on behalf of the proxy. The flusher's
+writes run there in a native thread (``balancer.dbthread``), so that a slow or
+locked database does not hold up the worker's requests.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from typing import Callable, Optional
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
+from balancer.dbthread import DatabaseThread
 from balancer.extensions import db
 from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
@@ -26,6 +30,7 @@ from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.telemetry import metrics
 from balancer.telemetry.flusher import write_records
+from balancer.telemetry.split import Written, write_splitting
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.providers import PROVIDERS, probe_headers
 
@@ -41,6 +46,28 @@ MODELS_CHECK_INTERVAL = 60.0
 HOUSEKEEPING_INTERVAL = 600.0
 #: How many times a graceful stop tries to write what is buffered (about 1.5 s in all).
 STOP_FLUSH_TRIES = 5
+#: Batches one flush round writes at most (a backlog of MAX_BATCHES x BATCH records);
+#: the rest waits for the next round, so a round always ends.
+MAX_BATCHES = 20
+#: For this long after the database refused a record, /readyz says "degraded".
+REFUSED_WINDOW = 300.0
+#: What a batch holds: key-state transitions and request records.
+TRANSITION, RECORD = "key_state", "request"
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether a failed write means the database cannot be written now (keep the batch
+    for a later round) rather than that a row of it can never be (set that row aside).
+
+    Integrity and data errors, and text or numbers the driver cannot even send, are a
+    row's; a lost connection, a lock, a deadlock, a missing table are the database's.
+    """
+    if isinstance(exc, (sa.exc.IntegrityError, sa.exc.DataError)):
+        return False
+    if isinstance(exc, (sa.exc.DBAPIError, sa.exc.DisconnectionError, sa.exc.TimeoutError,
+                        OSError)):
+        return True
+    return False
 
 
 class NotMigrated(RuntimeError):
@@ -57,8 +84,12 @@ class Services:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._flush_lock = threading.Lock()
+        #: Where the flusher's database work runs under gevent (None: in the caller).
+        self._db_thread: Optional[DatabaseThread] = None
         self.last_flush_ok: Optional[float] = None
         self.last_flush_error: Optional[str] = None
+        #: (time, reason, how many) of records the database refused lately (REFUSED_WINDOW).
+        self.refused: list[tuple[float, str, int]] = []
         self.last_sync_ok: Optional[float] = None
         #: pool id -> epoch before which a failed model-list refresh is not retried.
         self.models_failed: dict[int, float] = {}
@@ -83,14 +114,26 @@ class Services:
             db.session.remove()
         self.rt.loaded = True
         self._want_missing_models()
-        if not self.rt.catalog.auth_required:
-            log.warning("no client token is configured: the proxy accepts every caller "
-                        "(set ALLOWED_TOKENS or MASTER_API_KEY)")
+        config = self.rt.config
+        if config.HOST in ("0.0.0.0", "::") and not config.TRUSTED_HOSTS_SET:
+            log.warning("HOST=%s with no TRUSTED_HOSTS: requests whose Host is not one of this "
+                        "machine's own names or addresses get 400; on a platform or behind a "
+                        "reverse proxy, set TRUSTED_HOSTS to the public host name", config.HOST)
+        if config.OPEN_ACCESS:
+            log.warning("OPEN_ACCESS=true: while no client token exists, the proxy accepts "
+                        "every caller that can reach it%s",
+                        "" if self.rt.catalog.auth_required else " (and none exists now)")
+        elif not self.rt.catalog.auth_required:
+            log.warning("no client token is configured: the proxy serves only callers on this "
+                        "machine (loopback); create one (admin UI -> Client tokens, `flask tokens "
+                        "add NAME`, or ALLOWED_TOKENS) to let others in")
 
     def start(self) -> None:
         """Bootstrap, then run the loops in the background."""
         self.bootstrap()
         self._stop.clear()
+        if self._db_thread is None:  # kept over a stop: a later start uses it again
+            self._db_thread = DatabaseThread.start(self.app)
         for name, fn, interval in (
                 ("flusher", self.flush, self._until_flush),
                 ("sync", self.sync, lambda: self.rt.settings.current.sync_interval_seconds),
@@ -170,35 +213,113 @@ class Services:
 
     # -- rounds ----------------------------------------------------------
     def flush(self) -> None:
-        """Write queued transitions and request records; on failure keep them queued."""
-        with self._flush_lock, self.app.app_context():
+        """Write queued transitions and request records, a batch at a time.
+
+        A bounded loop: a big backlog drains in several batches without waiting a
+        whole interval, and a failing database ends the round at its first failure.
+        """
+        for _ in range(MAX_BATCHES):
+            if not self._flush_batch():
+                return
+
+    def _flush_batch(self) -> bool:
+        """Write one batch; True when it was written and more is waiting.
+
+        Whatever is refused row by row is set aside (counted, logged without its
+        content) so that the rest is written; while the database is away, what is
+        not written stays queued for the next round. No error leaves this method:
+        a flush that raised would lose the batch it had drained.
+
+        The buffers are drained and refilled here, in the caller's greenlet; only
+        the writing goes to the database thread (``_write_batch``).
+        """
+        with self._flush_lock:
             transitions = self.rt.transitions.drain(BATCH)
             records = self.rt.records.drain(BATCH)
             if not transitions and not records:
                 self.last_flush_ok = time.time()
                 metrics.telemetry(0, self.rt.records.dropped, 0.0)
-                return
+                return False
+            items = [(TRANSITION, t) for t in transitions] + [(RECORD, r) for r in records]
+            log_requests = self.rt.settings.current.log_requests
             try:
-                if transitions:
-                    persist(db.session, transitions)
-                write_records(db.session, records, self.rt.settings.current.log_requests)
-                db.session.commit()
+                done = self._write_batch(items, log_requests)
+            except Exception:  # noqa: BLE001 - only a bug gets here; keep the batch
+                log.exception("flush failed; %d records kept for the next round", len(records))
+                done = Written(kept=items, away=RuntimeError("flush failed"))
+            if done.kept:
+                self.rt.transitions.requeue([v for kind, v in done.kept if kind == TRANSITION])
+                self.rt.records.requeue([v for kind, v in done.kept if kind == RECORD])
+            if done.refused:
+                self._set_aside(done.refused)
+            if done.away is not None:
+                self.last_flush_error = type(done.away).__name__
+                log.warning("flush failed (%s); %d records kept for the next round",
+                            type(done.away).__name__, len(self.rt.records))
+            else:
                 self.last_flush_ok = time.time()
                 self.last_flush_error = None
-            except sa.exc.SQLAlchemyError as exc:
-                db.session.rollback()
-                self.rt.transitions.requeue(transitions)
-                self.rt.records.requeue(records)
-                self.last_flush_error = type(exc).__name__
-                log.warning("flush failed (%s); %d records kept for the next round",
-                            type(exc).__name__, len(self.rt.records))
+            lag = time.time() - self.last_flush_ok if self.last_flush_ok else None
+            metrics.telemetry(len(self.rt.records), self.rt.records.dropped, lag)
+        return done.away is None and (len(self.rt.records) >= BATCH
+                                      or len(self.rt.transitions) >= BATCH)
+
+    def _write_batch(self, items: list[tuple[str, object]], log_requests: bool) -> Written:
+        """Write a batch, split as the database demands (``write_splitting``).
+
+        Under gevent in the database thread, so that neither a wait for the database
+        nor the work of building the rows holds up this worker's requests. The final
+        flush of a stop is written here in the caller: the loops are over, and the
+        app's engine keeps its short waits for a process that is going away.
+        """
+        def write(session: Session) -> Written:
+            return write_splitting(items, lambda chunk: self._write(session, chunk, log_requests),
+                                   database_away)
+
+        if self._db_thread is not None and not self._stop.is_set():
+            return self._db_thread.run(write)
+        with self.app.app_context():
+            try:
+                return write(db.session)
             finally:
                 db.session.remove()
-                lag = time.time() - self.last_flush_ok if self.last_flush_ok else None
-                metrics.telemetry(len(self.rt.records), self.rt.records.dropped, lag)
-        # A big backlog drains in several batches without waiting a whole interval.
-        if len(self.rt.records) >= BATCH or len(self.rt.transitions) >= BATCH:
-            self.flush()
+
+    def _write(self, session: Session, chunk: list[tuple[str, object]], log_requests: bool) -> None:
+        """Write one chunk of a batch in one transaction (rolled back when it fails)."""
+        try:
+            transitions = [v for kind, v in chunk if kind == TRANSITION]
+            if transitions:
+                persist(session, transitions)
+            write_records(session, [v for kind, v in chunk if kind == RECORD], log_requests)
+            session.commit()
+        except BaseException:
+            try:
+                session.rollback()
+            except Exception:  # noqa: BLE001 - the connection may be gone; closing resets it
+                log.debug("rollback after a failed flush failed too", exc_info=True)
+            raise
+
+    def _set_aside(self, refused: list[tuple[tuple[str, object], str]]) -> None:
+        """Count and log rows the database refused: their kind and reason, never their content."""
+        counts: dict[tuple[str, str], int] = {}
+        for (kind, _), reason in refused:
+            counts[(kind, reason)] = counts.get((kind, reason), 0) + 1
+        now = time.time()
+        for (kind, reason), n in counts.items():
+            metrics.refused(kind, reason, n)
+            log.error("flush: the database refused %d %s record%s (%s); set aside, the rest "
+                      "of the batch is written", n, kind, "" if n == 1 else "s", reason)
+            self.refused.append((now, reason, n))
+        self.refused = [r for r in self.refused if r[0] > now - REFUSED_WINDOW]
+
+    def refused_lately(self, now: Optional[float] = None) -> dict[str, int]:
+        """Records set aside in the last ``REFUSED_WINDOW`` seconds, by reason."""
+        since = (now or time.time()) - REFUSED_WINDOW
+        counts: dict[str, int] = {}
+        for at, reason, n in self.refused:
+            if at > since:
+                counts[reason] = counts.get(reason, 0) + n
+        return counts
 
     def sync(self) -> None:
         """Pull settings, pools, client tokens and key changes from the database."""
@@ -232,7 +353,7 @@ class Services:
             try:
                 resp = self.rt.upstream.send(
                     pool.id, proxy, call.method, call.url,
-                    headers={**call.headers, **probe_headers(pool.kind, key.secret)}, body=None,
+                    headers={**call.headers, **probe_headers(pool.kind, key.secret)}, body=call.body,
                     stream=False, timeout=(settings.connect_timeout_seconds, 30.0))
                 ok = resp.status_code == 200
                 resp.close()

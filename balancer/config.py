@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
@@ -26,6 +27,11 @@ INSTANCE = ROOT / "instance"
 log = logging.getLogger(__name__)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+#: Shortest ADMIN_PASSWORD accepted: the sign-in throttle slows guessing, a long password stops it.
+MIN_ADMIN_PASSWORD = 12
+#: Peers whose X-Forwarded-* headers are believed when PROXY_HOPS is set: loopback and the
+#: private networks, where a platform's router (Heroku) or a local nginx connects from.
+DEFAULT_PROXY_ADDRESSES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 
 class ConfigError(RuntimeError):
@@ -129,6 +135,17 @@ def parse_networks(name: str, raw: Optional[str]) -> tuple:
     return tuple(networks)
 
 
+def parse_admin_password(raw: Optional[str]) -> Optional[str]:
+    """ADMIN_PASSWORD, or None when unset; a short one stops start-up."""
+    password = (raw or "").strip()
+    if not password:
+        return None
+    if len(password) < MIN_ADMIN_PASSWORD:
+        raise ConfigError("ADMIN_PASSWORD", f"must be at least {MIN_ADMIN_PASSWORD} characters "
+                          f"(it has {len(password)}); a few words make a good one")
+    return password
+
+
 def parse_fernet_key(raw: Optional[str], name: str = "ENCRYPTION_KEY") -> Optional[str]:
     """An ENCRYPTION_KEY must be a Fernet key: 32 bytes, URL-safe base64."""
     if not raw or not raw.strip():
@@ -164,6 +181,89 @@ def load_secret_key(raw: Optional[str], instance: Path) -> str:
     return value
 
 
+#: Host names that are always this machine: a page elsewhere cannot make a browser
+#: send them, so they are trusted whatever TRUSTED_HOSTS says.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: HOST values that listen on every address rather than one.
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def parse_host(raw: Optional[str]) -> str:
+    """The address Balancer listens on (gunicorn.conf.py binds it): loopback by default."""
+    host = (raw or "").strip() or "127.0.0.1"
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a bind address (or name) reaches this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bare_host(name: str) -> str:
+    """A host name or address without port or IPv6 brackets, lower case."""
+    name = name.strip().lower().rstrip(".")
+    if name.startswith("["):
+        return name[1:].partition("]")[0]
+    if name.count(":") == 1:  # name:port (an IPv6 address has several colons)
+        return name.partition(":")[0]
+    return name
+
+
+def machine_names() -> frozenset:
+    """This machine's host name, fully qualified name and addresses (looked up once)."""
+    global _MACHINE_NAMES
+    if _MACHINE_NAMES is None:
+        names = set()
+        try:
+            hostname = socket.gethostname()
+            names.update((hostname, socket.getfqdn()))
+            names.update(str(info[4][0]) for info in socket.getaddrinfo(hostname, None))
+        except OSError:
+            pass
+        # The address of the default route: what other machines usually call it by.
+        # A UDP "connection" sends nothing; it only picks the outgoing address.
+        for family, probe in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                    sock.connect((probe, 9))
+                    names.add(sock.getsockname()[0])
+            except OSError:
+                pass
+        _MACHINE_NAMES = frozenset(_bare_host(n) for n in names if n)
+    return _MACHINE_NAMES
+
+
+_MACHINE_NAMES: Optional[frozenset] = None
+
+
+def parse_trusted_hosts(raw: Optional[str], host: str) -> Optional[frozenset]:
+    """The Host header names Balancer answers (None: any, for ``*``).
+
+    This machine's own names and addresses, loopback and the bound address are
+    always in; TRUSTED_HOSTS adds the names clients reach it by (a public name
+    behind a platform's router or a reverse proxy); ``.example.com`` stands for
+    every name under example.com.
+    """
+    extra = split_list(raw)
+    if "*" in extra:
+        return None
+    names = set(LOOPBACK_NAMES) | machine_names()
+    if host not in ANY_ADDRESS:
+        names.add(_bare_host(host))
+    for item in extra:
+        bare = item.strip().lower().rstrip(".")
+        bare = bare if bare.startswith(".") else _bare_host(bare)
+        if not re.fullmatch(r"\.?[a-z0-9_.:-]+", bare):
+            raise ConfigError("TRUSTED_HOSTS", f"{item!r} is not a host name or address")
+        names.add(bare)
+    return frozenset(names)
+
+
 class Config:
     """Flask config built from an environment mapping."""
 
@@ -182,7 +282,7 @@ class Config:
         self.ENCRYPTION_OLD_KEYS = tuple(
             parse_fernet_key(item, "ENCRYPTION_OLD_KEYS")
             for item in split_list(get("ENCRYPTION_OLD_KEYS")))
-        self.ADMIN_PASSWORD = (get("ADMIN_PASSWORD") or "").strip() or None
+        self.ADMIN_PASSWORD = parse_admin_password(get("ADMIN_PASSWORD"))
         self.SQLALCHEMY_DATABASE_URI = parse_database_url(get("DATABASE_URL"))
         self.GEMINI_API_KEYS = parse_gemini_keys(get("GEMINI_API_KEYS"))
         self.GEMINI_BASE_URL = parse_url(
@@ -198,8 +298,15 @@ class Config:
         if level not in _LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"expected one of {', '.join(_LOG_LEVELS)}, got {level!r}")
         self.LOG_LEVEL = level
+        # The body limit of every route but the uploads' (chat, generate, embeddings, admin).
         self.MAX_CONTENT_LENGTH = parse_int(
             "MAX_REQUEST_MB", get("MAX_REQUEST_MB"), 20, 1, 1024) * 1024 * 1024
+        # One request of a resumable upload (the SDKs send 8 MiB chunks).
+        self.MAX_UPLOAD_BYTES = parse_int(
+            "MAX_UPLOAD_MB", get("MAX_UPLOAD_MB"), 64, 1, 2048) * 1024 * 1024
+        # Bodies a worker reads at once: workers x this x the body limit bounds their memory.
+        self.MAX_PARSING_REQUESTS = parse_int(
+            "MAX_PARSING_REQUESTS", get("MAX_PARSING_REQUESTS"), 8, 1, 10_000)
         self.TELEMETRY_BUFFER_RECORDS = parse_int(
             "TELEMETRY_BUFFER_RECORDS", get("TELEMETRY_BUFFER_RECORDS"), 200_000, 100, 10_000_000)
         self.METRICS_TOKEN = (get("METRICS_TOKEN") or "").strip() or None
@@ -207,9 +314,25 @@ class Config:
             "METRICS_ALLOW", get("METRICS_ALLOW") if get("METRICS_ALLOW") is not None
             else "127.0.0.1/32,::1/128")
         self.PROXY_HOPS = parse_int("PROXY_HOPS", get("PROXY_HOPS"), 0, 0, 5)
-        # The admin UI: off only on purpose (a banner says so on every page).
+        self.PROXY_ADDRESSES = parse_networks(
+            "PROXY_ADDRESSES", get("PROXY_ADDRESSES") if get("PROXY_ADDRESSES") is not None
+            else DEFAULT_PROXY_ADDRESSES)
+        self.HOST = parse_host(get("HOST"))
+        # Against DNS rebinding: a page elsewhere whose name points at this
+        # machine sends its own name as Host, and is answered 400.
+        self.BALANCER_TRUSTED_HOSTS = parse_trusted_hosts(get("TRUSTED_HOSTS"), self.HOST)
+        self.TRUSTED_HOSTS_SET = bool(split_list(get("TRUSTED_HOSTS")))
+        # With no client token, the proxy serves loopback callers only, unless this says otherwise.
+        self.OPEN_ACCESS = parse_bool("OPEN_ACCESS", get("OPEN_ACCESS"), False)
+        # The admin UI: off only on purpose (a banner says so on every page), and
+        # only while nothing but this machine can reach it.
         self.REQUIRE_ADMIN_LOGIN = parse_bool(
             "REQUIRE_ADMIN_LOGIN", get("REQUIRE_ADMIN_LOGIN"), True)
+        if not self.REQUIRE_ADMIN_LOGIN and not is_loopback_host(self.HOST):
+            raise ConfigError(
+                "REQUIRE_ADMIN_LOGIN", f"false is allowed only while Balancer listens on loopback "
+                f"(HOST=127.0.0.1, ::1 or localhost), but HOST is {self.HOST!r}: anyone who can "
+                "reach it could manage Balancer and its keys. Set ADMIN_PASSWORD instead.")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         # Behind HTTPS the session cookie must never travel over plain HTTP.
@@ -230,14 +353,14 @@ def engine_options(url: str) -> dict:
         # The busy timeout lets several workers write the same file in turn;
         # WAL (set on connect, see extensions.py) lets readers go on meanwhile.
         # SQLite waits for a lock inside C: under gevent that wait stops every
-        # request of the worker, so there it is kept short; the flusher simply
-        # tries again on its next round.
-        return {"connect_args": {"timeout": 0.25 if _under_gevent() else 15,
+        # request of the worker, so there it is kept short. The flusher writes in
+        # a thread of its own, with a longer wait (balancer.dbthread).
+        return {"connect_args": {"timeout": 0.25 if under_gevent() else 15,
                                  "check_same_thread": False}}
     return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
 
 
-def _under_gevent() -> bool:
+def under_gevent() -> bool:
     """True in a gevent worker (the standard library is patched by then)."""
     try:
         from gevent import monkey

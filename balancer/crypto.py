@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from typing import Optional
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -96,3 +97,15 @@ def mask(secret: str) -> str:
 def token_hash(token: str) -> str:
     """Hash of a client token as stored (tokens are random; SHA-256 suffices)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def owner_tag(secret_key: str, digest: str) -> str:
+    """Who owns a file or cache: a keyed hash of a client token's ``token_hash``.
+
+    Stored on the owner rows so that each token, managed or from the environment,
+    is told apart without the token (nor a plain hash of a short one people chose)
+    in the database. A new token, even one that gets a revoked token's id, has
+    another tag.
+    """
+    return hmac.new(secret_key.encode(), b"resource-owner:" + digest.encode(),
+                    hashlib.sha256).hexdigest()[:32]

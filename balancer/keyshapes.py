@@ -28,6 +28,8 @@ from typing import Iterable, Iterator, Optional
 
 GEMINI = "gemini"
 OPENAI = "openai"
+#: Vertex AI express-mode keys are Google Cloud API keys: the same shapes as Gemini's.
+VERTEX_EXPRESS = "vertex_express"
 
 #: keys of an unknown shape are taken from this length on; shorter is malformed.
 MIN_SECRET_LEN = 20
@@ -164,7 +166,7 @@ class FoundKeys:
 def shapes(kind: str) -> tuple[KeyShape, ...]:
     """The known key shapes of a pool kind (``gemini`` or ``openai``); ValueError otherwise."""
     try:
-        return _SHAPES[kind]
+        return _SHAPES[family(kind)]
     except KeyError:
         raise ValueError(f"unknown pool kind {kind!r}") from None
 
@@ -172,7 +174,12 @@ def shapes(kind: str) -> tuple[KeyShape, ...]:
 def unknown_shape_warning(kind: str) -> str:
     """What to tell an operator who added a key of no known shape to a pool of ``kind``."""
     shapes(kind)
-    return _UNKNOWN[kind]
+    return _UNKNOWN[family(kind)]
+
+
+def family(kind: str) -> str:
+    """The kind whose keys a pool of ``kind`` takes (express-mode keys are Google's)."""
+    return GEMINI if kind == VERTEX_EXPRESS else kind
 
 
 def family_prefix(secret: str) -> Optional[str]:
@@ -225,7 +232,7 @@ def find_keys(text: str, kind: str) -> FoundKeys:
     shapes(kind)
     found = FoundKeys()
     for line in text.splitlines():
-        if kind == GEMINI:
+        if family(kind) == GEMINI:
             _read_gemini_line(found, line)
         else:
             _read_openai_line(found, line)

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 import time
+from typing import Optional
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from balancer.extensions import db
+from balancer.forwarded import in_networks
 from balancer.proxy.auth import bearer_token
 from balancer.telemetry import metrics
 
@@ -29,7 +31,10 @@ def readyz():
 
     A database that stops answering afterwards makes the process "degraded",
     not unready: it proxies from memory and buffers its records, so a load
-    balancer must keep sending it traffic. The checks say what is wrong.
+    balancer must keep sending it traffic. The checks say what is wrong, to the
+    metrics scraper and a signed-in admin only: anyone else learns ready or not,
+    never key counts or process ids, which would help an attacker more than a
+    load balancer.
     """
     rt = current_app.extensions["balancer"]
     checks = {"database": "ok", "key_pool": "ok" if rt.loaded else "not loaded"}
@@ -42,35 +47,58 @@ def readyz():
     services = rt.services
     if services is not None and services.last_flush_error:
         checks["telemetry"] = f"flush failing ({services.last_flush_error})"
+    refused = services.refused_lately() if services is not None else {}
+    if refused and "telemetry" not in checks:
+        # Records are being dropped: the database takes the rest, but someone should look.
+        checks["telemetry"] = "records refused by the database and dropped lately ({})".format(
+            ", ".join(f"{n} {reason}" for reason, n in sorted(refused.items())))
     healthy = checks["database"] == "ok" and "telemetry" not in checks
     status = ("ready" if healthy else "degraded") if rt.loaded else "not ready"
+    code = 200 if rt.loaded else 503
+    if not (_scraper() or _signed_in()):
+        return jsonify(status=status), code
     body = {"status": status, "checks": checks,
             "keys": rt.keypool.stats() if rt.loaded else {},
             "buffered_records": len(rt.records), "dropped_records": rt.records.dropped,
             "pid": os.getpid(), "time": time.time()}
-    return jsonify(body), (200 if rt.loaded else 503)
+    return jsonify(body), code
 
 
 @bp.get("/metrics")
 def prometheus_metrics():
     """Prometheus metrics, for a scraper that sends METRICS_TOKEN or comes from METRICS_ALLOW."""
+    refused = _scraper_refused()
+    if refused is not None:
+        return refused
+    return Response(metrics.exposition(current_app.extensions["balancer"]),
+                    mimetype=CONTENT_TYPE_LATEST)
+
+
+def _scraper_refused() -> Optional[tuple[Response, int]]:
+    """None for the metrics scraper (METRICS_TOKEN or METRICS_ALLOW), else the refusal."""
     config = current_app.config
     token = config.get("METRICS_TOKEN")
     sent = bearer_token(request)
     if token and sent is not None:
         if not hmac.compare_digest(sent.encode(), token.encode()):
             return jsonify(error="invalid metrics token"), 401
-    elif not _allowed(request.remote_addr, config.get("METRICS_ALLOW", ())):
+    elif not in_networks(request.remote_addr, config.get("METRICS_ALLOW", ())):
         message = ("send 'Authorization: Bearer <METRICS_TOKEN>'" if token
                    else "this address is not in METRICS_ALLOW")
         return jsonify(error=f"metrics are not served to this client: {message}"), 403
-    return Response(metrics.exposition(current_app.extensions["balancer"]),
-                    mimetype=CONTENT_TYPE_LATEST)
+    return None
 
 
-def _allowed(address, networks) -> bool:
+def _signed_in() -> bool:
+    """True for a signed-in admin; False when the database cannot say (readiness must answer)."""
     try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
+        return bool(current_user.is_authenticated)
+    except sa.exc.SQLAlchemyError:
         return False
-    return any(ip in net for net in networks)
+    finally:
+        db.session.remove()
+
+
+def _scraper() -> bool:
+    """True when the caller is the metrics scraper."""
+    return _scraper_refused() is None

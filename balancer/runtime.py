@@ -10,10 +10,11 @@ import hmac
 import logging
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 from balancer.config import Config
-from balancer.crypto import SecretBox, token_hash
+from balancer.crypto import SecretBox, owner_tag, token_hash
 from balancer.keypool.pool import KeyPool
 from balancer.keypool.records import PoolPolicy, Transition
 from balancer.settings import PoolSettings, Settings, SettingsCache
@@ -21,6 +22,7 @@ from balancer.telemetry import metrics
 from balancer.telemetry.buffer import Buffer
 from balancer.telemetry.record import RequestRecord
 from balancer.upstream.errors import UpstreamError, UpstreamUnreachable
+from balancer.upstream.image_hosts import ImageHost
 from balancer.upstream.proxies import ProxyChooser
 from balancer.upstream.request_defaults import RequestDefaults
 from balancer.upstream.session import Transport, UpstreamClient
@@ -48,6 +50,17 @@ class PoolInfo:
     proxies: tuple = ()
     #: options added to requests that leave them unset.
     defaults: RequestDefaults = field(default_factory=RequestDefaults)
+    #: where generated images go instead of inline base64; None: they stay inline.
+    image_host: Optional[ImageHost] = None
+
+    @cached_property
+    def metric_models(self) -> frozenset:
+        """The model names this pool's metrics are labelled with: listed, aliases, targets."""
+        return frozenset((*self.models, *self.aliases, *self.aliases.values()))
+
+
+#: The owner of what callers without a token create (open access): they all share it.
+ANONYMOUS_OWNER = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,9 @@ class ClientInfo:
     concurrent: Optional[int] = None
     models: tuple[str, ...] = ()
     max_bytes: Optional[int] = None
+    #: what the files and caches this client creates are owned by (``crypto.owner_tag``
+    #: of its token); every caller without a token shares ``ANONYMOUS_OWNER``.
+    owner: str = ANONYMOUS_OWNER
 
     @property
     def limited(self) -> bool:
@@ -91,8 +107,15 @@ class Catalog:
 
     @property
     def auth_required(self) -> bool:
-        """Open access only while no token exists at all."""
+        """Whether a token exists; without one, only loopback callers (or OPEN_ACCESS) are served."""
         return bool(self.clients)
+
+    def client_owning(self, owner: str) -> Optional[ClientInfo]:
+        """The client that is ``owner`` today, or None (its token was revoked or disabled)."""
+        for client in self.clients.values():
+            if client.owner == owner:
+                return client
+        return None
 
     def client_for(self, token: str) -> Optional[ClientInfo]:
         """The client a presented token belongs to, or None.
@@ -110,9 +133,14 @@ class Catalog:
 
 def env_clients(config: Config) -> dict[str, ClientInfo]:
     """Client tokens configured in the environment."""
-    clients = {token_hash(t): ClientInfo(None, f"env:…{t[-4:]}") for t in config.ALLOWED_TOKENS}
+    clients = {}
+    for token in config.ALLOWED_TOKENS:
+        digest = token_hash(token)
+        clients[digest] = ClientInfo(None, f"env:…{token[-4:]}",
+                                     owner=owner_tag(config.SECRET_KEY, digest))
     if config.MASTER_API_KEY:
-        clients[token_hash(config.MASTER_API_KEY)] = ClientInfo(None, "master")
+        digest = token_hash(config.MASTER_API_KEY)
+        clients[digest] = ClientInfo(None, "master", owner=owner_tag(config.SECRET_KEY, digest))
     return clients
 
 
@@ -147,6 +175,11 @@ class Runtime:
         self.owners = None
         #: per-client-token limits (proxy/limits.ClientLimiter), set by create_app.
         self.limits = None
+        #: failed client-token checks per address (proxy/auth_failures.FailureLimiter),
+        #: set by create_app.
+        self.auth_failures = None
+        #: the bodies this process may be reading at once (proxy/body.BodySlots), ditto.
+        self.body_slots = None
         #: pool id -> (the settings and the overrides it was built from, the result).
         self._pool_settings: dict[int, tuple[Settings, Optional[dict], PoolSettings]] = {}
 

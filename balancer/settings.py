@@ -6,6 +6,7 @@ ever reads the in-memory snapshot.
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
@@ -47,6 +48,10 @@ class SettingSpec:
                 value = str(raw).strip()
         except (TypeError, ValueError):
             raise SettingError(f"{self.name}: expected {self.kind.__name__}, got {raw!r}") from None
+        if self.kind is float and not math.isfinite(value):
+            # NaN passes every comparison with a bound, and neither it nor an infinity
+            # is a length of time (nor JSON that every database stores).
+            raise SettingError(f"{self.name}: must be a finite number, got {raw!r}")
         if self.choices is not None and value not in self.choices:
             raise SettingError(f"{self.name}: expected one of {', '.join(self.choices)}, got {value!r}")
         if self.low is not None and value < self.low:
@@ -96,6 +101,14 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("connect_timeout_seconds", float, 5.0, "Upstream connect timeout.", 0.1, 120),
     SettingSpec("read_timeout_seconds", float, 120.0, "Upstream read timeout (between bytes "
                 "of a stream too).", 1, 3600),
+    SettingSpec("stream_keepalive_seconds", float, 15.0, "While a stream waits for its "
+                "first upstream byte (a model thinking), an SSE comment is sent this often so "
+                "that a proxy in front does not close the idle connection (0 = never). Gemini's "
+                "JSON-array streams get none.", 0, 3600),
+    SettingSpec("fake_stream", bool, False, "Serve a client's stream from the upstream's "
+                "non-streaming call: keep-alives while it waits, then the whole answer in the "
+                "client's stream framing; until it has come another key may still answer. For "
+                "upstreams whose streams break under load (mostly set per pool)."),
     SettingSpec("retry_backoff_seconds", float, 0.05, "Pause before retrying after a 5xx, "
                 "timeout or overload; doubles per attempt.", 0, 10),
     SettingSpec("recovery_interval_seconds", float, 300.0, "How often disabled and ejected "
@@ -128,6 +141,9 @@ SPECS: tuple[SettingSpec, ...] = (
                 "days) older than this are deleted (0 = keep them all).", 0, 36500),
     SettingSpec("usage_day_retention_days", int, 0, "Daily usage rollups (statistics over "
                 "weeks and months) older than this are deleted (0 = keep them all).", 0, 36500),
+    SettingSpec("responses_ttl_hours", int, 24, "How long a stored Responses-API response "
+                "(what previous_response_id continues from: the conversation's items, thought "
+                "signatures included) is kept before it is deleted.", 1, 8760),
     SettingSpec("audit_retention_days", int, 365, "Admin audit-trail entries (sign-ins, "
                 "changes) older than this are deleted (0 = keep them all).", 0, 3650),
 )

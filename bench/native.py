@@ -31,7 +31,8 @@ CHAT_ANSWER = {
     "usage": {"prompt_tokens": 8, "completion_tokens": 9, "total_tokens": 17},
 }
 
-NGINX_CONF = """daemon off;
+#: nginx in the foreground, its files in ``{tmp}``, one server: ``{server}``.
+NGINX_MAIN = """daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
@@ -46,13 +47,15 @@ http {{
   keepalive_requests 10000000;
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      default_type application/json;
-      return 200 '{body}';
-    }}
+{server}
   }}
 }}
 """
+
+NGINX_CHAT = """    location / {{
+      default_type application/json;
+      return 200 '{body}';
+    }}"""
 
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.body = '{body}'
@@ -70,8 +73,8 @@ def start_nginx(stack: ExitStack, tmp: Path) -> tuple[subprocess.Popen, str]:
     """nginx on a free loopback port, answering every request with ``CHAT_ANSWER``."""
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port,
-                                      body=json.dumps(CHAT_ANSWER, separators=(",", ":"))))
+    server = NGINX_CHAT.format(body=json.dumps(CHAT_ANSWER, separators=(",", ":")))
+    conf.write_text(NGINX_MAIN.format(tmp=tmp, port=port, server=server))
     log = stack.enter_context(open(tmp / "nginx.out", "wb"))
     proc = subprocess.Popen([shutil.which("nginx") or "nginx", "-p", str(tmp), "-c", str(conf)],
                             stdout=log, stderr=subprocess.STDOUT)

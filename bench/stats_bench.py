@@ -37,7 +37,9 @@ from tests.live import migrated_app  # noqa: E402
 TARGET_MS = 200.0
 RANGES = ("1h", "6h", "24h", "7d", "30d")
 ENDPOINTS = ("requests", "tokens", "latency", "breakdown/key", "breakdown/model",
-             "breakdown/client", "breakdown/pool")
+             "breakdown/client", "breakdown/pool", "breakdown/api")
+#: The client dialects the generated traffic spreads over.
+APIS = ("openai", "gemini", "anthropic", "responses")
 POOLS = {"gemini": ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"),
          "openai": ("gpt-4o-mini", "gpt-4.1"), "backup": ("gemini-2.5-flash-lite",)}
 CLIENTS = 12
@@ -89,7 +91,7 @@ def build(app, rows: int, n_keys: int, days: int, seed: int = 7) -> float:
                 stream = rnd.random() < 0.4
                 latency = int(rnd.lognormvariate(6.5, 0.8))
                 rec = RequestRecord(
-                    at=day_start + rnd.random() * 86400, api_format="openai",
+                    at=day_start + rnd.random() * 86400, api_format=rnd.choice(APIS),
                     route="chat.completions", model=rnd.choice(models), pool_id=pool_id,
                     key_id=None if status_class == "no_key" else key_id,
                     client_id=rnd.choice(client_ids), stream=stream, status=status, attempts=1,
@@ -103,11 +105,10 @@ def build(app, rows: int, n_keys: int, days: int, seed: int = 7) -> float:
                 conn.execute(RequestLog.__table__.insert(),
                              [flusher._log_row(r) for r in records[i:i + BATCH]])
             flusher.upsert(db.session, UsageBucket.__table__, flusher._bucket_rows(records),
-                           conflict=("minute", "pool_id", "key_id", "model", "client_id",
-                                     "status_class"),
+                           conflict=flusher._MINUTE_DIMS + ("status_class",),
                            add=("count", "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum"))
             flusher.upsert(db.session, UsageHistogram.__table__, flusher._histogram_rows(records),
-                           conflict=("minute", "pool_id", "key_id", "model", "client_id"),
+                           conflict=flusher._MINUTE_DIMS,
                            add=flusher.LATENCY_BINS + flusher.TTFB_BINS)
             for table, start_of in ((UsageHour.__table__, flusher.hour_of),
                                     (UsageDay.__table__, flusher.day_of)):

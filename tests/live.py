@@ -27,7 +27,9 @@ def free_port() -> int:
 class LiveBalancer:
     """A gunicorn master with gevent workers, on a loopback port."""
 
-    def __init__(self, env: dict, workers: int = 2, log_path: Optional[Path] = None):
+    def __init__(self, env: dict, workers: int = 2, log_path: Optional[Path] = None,
+                 root: Path = ROOT):
+        self.root = root  # the checkout to run (a benchmark may compare two)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -44,7 +46,7 @@ class LiveBalancer:
         """
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=self.env,
+            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=self.root, env=self.env,
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         answered: set[int] = set()
@@ -96,9 +98,10 @@ class LiveBalancer:
             return ""
 
 
-def flask_cli(env: dict, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
-    """Run ``flask ...`` as a user would, with the given environment."""
-    return subprocess.run([str(VENV_BIN / "flask"), *args], cwd=ROOT, input=input,
+def flask_cli(env: dict, *args: str, input: Optional[str] = None,
+              root: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run ``flask ...`` as a user would, with the given environment (in checkout ``root``)."""
+    return subprocess.run([str(VENV_BIN / "flask"), *args], cwd=root, input=input,
                           env={**os.environ, **env, "FLASK_APP": "balancer"},
                           capture_output=True, text=True, timeout=60)
 

@@ -175,3 +175,19 @@ def test_when_every_key_failed_for_a_passing_reason_the_upstream_error_is_answer
     resp, body = chat(rt)
     assert resp.status_code == 502 and json.loads(body)["error"]["message"] == "bad gateway"
     assert sorted(seen(rt)) == [1, 2, 3]
+
+
+def test_when_a_stream_starts_with_several_events_in_one_read_the_first_goes_out_alone(tmp_path):
+    def handler(request):
+        return MockResponse(200, [b"".join(STREAM)], {"Content-Type": "text/event-stream"})
+
+    rt = runtime(handler, tmp_path)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    call = ProxyCall(route="chat.completions", method="POST", path="chat/completions", model="m",
+                     body=json.dumps(body).encode(), stream=True)
+    resp = forward(rt, rt.catalog.pools[1], call)
+    pieces = list(resp.response)
+    resp.close()
+    # What the client is sent first is one whole event, before the rest is translated.
+    assert pieces[0].count(b"\n\n") == 1 and b'"Hel"' in pieces[0]
+    assert b"".join(pieces).endswith(b"data: [DONE]\n\n") and b'"lo"' in b"".join(pieces[1:])

@@ -204,3 +204,22 @@ def test_audit_entries_have_their_own_retention(app, rt):
         ages = [datetime.now(timezone.utc) - e.created_at for e in db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "key_add"))]
         assert len(ages) == 1 and ages[0] < timedelta(days=2)
+
+
+def test_every_export_with_the_keys_themselves_is_recorded_web_and_cli(app, web, keys):
+    made = keys(2, tag="exp")
+    start = _last_id(app)
+    assert web.get("/admin/keys/export").status_code == 200  # masked: nothing secret leaves
+    assert _trail(app, start) == []
+    resp = web.post("/admin/keys/export", {})
+    assert resp.status_code == 200 and made[0] in resp.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(args=["keys", "export", "--reveal"],
+                                          catch_exceptions=False)
+    assert result.exit_code == 0 and made[1] in result.output
+    app.test_cli_runner().invoke(args=["keys", "export"], catch_exceptions=False)
+    assert _trail(app, start) == [
+        ("admin", "198.51.100.7", "keys_export", "2 keys", "with the keys themselves"),
+        ("cli", None, "keys_export", "2 keys", "with the keys themselves"),
+    ]
+    trail = web.text("/admin/logs/audit?action=keys_export")
+    assert "with the keys themselves" in trail and made[0] not in trail

@@ -237,3 +237,20 @@ def test_settings_list_and_set(cli, rt):
     assert bad.exit_code == 2 and "strategy" in bad.output
     assert rt.settings.current.max_retries == 5  # nothing saved when one value is refused
     assert cli("settings", "set", "nonsense").exit_code == 2
+
+
+def test_a_vertex_express_pool_from_the_command_line(cli, upstream):
+    result = cli("pools", "add", "vertex", "--kind", "vertex_express")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("pool vertex created (vertex_express, aiplatform.googleapis.com")
+    auth_key = "AQ." + make_key("cli-vx", 0)[4:] + "Ab_-Q"
+    result = cli("keys", "add", auth_key, make_key("cli-vx", 1), "--pool", "vertex")
+    assert result.exit_code == 0 and auth_key not in result.output
+    assert result.output.startswith("2 added, 0 already present, 0 malformed")
+    assert "added anyway" not in result.output
+    # Express mode has no model list for API keys: the documented models, no upstream call.
+    result = cli("models", "refresh", "vertex")
+    assert result.exit_code == 0 and result.output.startswith("vertex: 5 models")
+    assert "gemini-2.5-flash" in cli("models", "list", "vertex").output
+    assert not upstream.requests
+    assert pools(cli)["vertex"]["kind"] == "vertex_express"

@@ -49,14 +49,37 @@ def test_platform_database_urls_get_a_driver(tmp_path):
     ("PROXY_URL", "gopher://proxy"),
     ("LOG_LEVEL", "LOUD"),
     ("MAX_REQUEST_MB", "lots"),
+    ("MAX_UPLOAD_MB", "0"),
+    ("MAX_PARSING_REQUESTS", "0"),
     ("SECRET_KEY", "short"),
     ("ENCRYPTION_KEY", "not-a-fernet-key"),
+    ("PROXY_ADDRESSES", "10.0.0.0/33"),
 ])
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     with pytest.raises(ConfigError) as err:
         config(tmp_path, **{name: value})
     assert err.value.name == name
     assert str(err.value).startswith(name)
+
+
+def test_a_short_admin_password_stops_start_up_and_says_how_long_it_must_be(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        config(tmp_path, ADMIN_PASSWORD="hunter2hunt")  # 11 characters
+    assert str(err.value).startswith("ADMIN_PASSWORD: must be at least 12 characters (it has 11)")
+    assert "hunter2hunt" not in str(err.value)
+    assert config(tmp_path, ADMIN_PASSWORD="hunter2hunt2").ADMIN_PASSWORD == "hunter2hunt2"
+    assert config(tmp_path, ADMIN_PASSWORD="").ADMIN_PASSWORD is None
+
+
+def test_forwarded_headers_are_believed_from_loopback_and_private_networks_by_default(tmp_path):
+    from balancer.forwarded import in_networks
+    networks = config(tmp_path).PROXY_ADDRESSES
+    for peer in ("127.0.0.1", "::1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "fd00::1",
+                 "::ffff:10.0.0.1"):
+        assert in_networks(peer, networks), peer
+    for peer in ("203.0.113.50", "172.32.0.1", "2001:db8::1", "", "junk"):
+        assert not in_networks(peer, networks), peer
+    assert config(tmp_path, PROXY_ADDRESSES="").PROXY_ADDRESSES == ()
 
 
 @pytest.mark.parametrize("almost, why", [

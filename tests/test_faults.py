@@ -349,9 +349,15 @@ def test_rate_limited_keys_cool_down_as_the_quota_says(faulted):
     assert st["consecutive_failures"] == 0
 
     st = faulted.state("rate_unknown")
-    assert st and st["reason"] == "rate_limit" and st["rate_limit_streak"] >= 1, st
-    expected = min(UNKNOWN_BASE * 2 ** (st["rate_limit_streak"] - 1), UNKNOWN_MAX)
-    assert epoch(st["cooldown_until"]) - epoch(st["updated_at"]) == pytest.approx(expected, abs=0.01)
+    assert st and st["reason"] == "rate_limit", st
+    left = epoch(st["cooldown_until"]) - epoch(st["updated_at"])
+    if st["rate_limit_streak"]:
+        expected = min(UNKNOWN_BASE * 2 ** (st["rate_limit_streak"] - 1), UNKNOWN_MAX)
+        assert left == pytest.approx(expected, abs=0.01)
+    else:
+        # A request already in flight on the key when its 429 came may succeed after it:
+        # the success heals the streak and is the state's last change, the cooldown stays.
+        assert 0 < left <= UNKNOWN_MAX, st
     assert st["consecutive_failures"] == 0
     for mode in ("rate_minute", "rate_day", "rate_unknown"):
         assert faulted.keys[faulted.key_of(mode)]["status"] == "active"
@@ -387,8 +393,10 @@ def test_one_ejection_is_not_compounded_by_attempts_already_in_flight(faulted):
     multiplier counts ejections in a row, not failures that land while ejected."""
     ejections = {mode: (faulted.state(mode) or {}).get("ejections")
                  for mode, _ in EJECTED_MODES + (("break_stream", ""),)}
-    assert all(n in (None, 1) for n in ejections.values()) and ejections["internal"] == 1, \
-        f"ejections per fault: {ejections}"
+    # The key whose streams break may also be healed by its plain answers before it is
+    # ejected (no state left, or failures on record with no ejection): never twice.
+    assert all(ejections[mode] == 1 for mode, _ in EJECTED_MODES) \
+        and ejections["break_stream"] in (None, 0, 1), f"ejections per fault: {ejections}"
 
 
 def test_overloaded_is_not_the_keys_fault(faulted):

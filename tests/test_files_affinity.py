@@ -341,7 +341,8 @@ class TestCachedContents:
     ])
     def test_bad_input(self, client, keys, upstream, method, path, body, status):
         keys(1)
-        kwargs = {"json": body} if isinstance(body, (dict, list)) else {"data": body}
+        kwargs = {"json": body} if isinstance(body, (dict, list)) else {
+            "data": body, "content_type": "application/json"}
         resp = client.open(path, method=method, headers=AUTH, **kwargs)
         assert resp.status_code == status, resp.get_data(as_text=True)
         assert resp.get_json()["error"]["code"] == status
@@ -369,3 +370,254 @@ class TestExpiry:
         assert (at.year, at.month, at.day, at.hour, at.microsecond) == (2026, 11, 24, 6, 597016)
         at = expiry_of("cachedContents/a", {"expireTime": "2026-11-24T06:08:05+01:00"})
         assert at.hour == 5 and at.utcoffset() == timedelta(0)
+
+
+@pytest.fixture
+def other_token(app, rt):
+    """A managed client token, another client than ``TOKEN``: (its id, its headers)."""
+    from balancer.services import client_tokens
+
+    def make(name="other", **limits):
+        with app.app_context():
+            row, plain = client_tokens.create_token(rt, name)
+            if limits:
+                client_tokens.set_limits(rt, row.id, **limits)
+            return row.id, {"x-goog-api-key": plain}
+    return make
+
+
+def unknown_answer(client, headers, name):
+    """What a client is told about ``name`` when it does not exist."""
+    resp = client.get(f"/v1beta/{name}", headers=headers)
+    assert resp.status_code == 404
+    return resp.get_json()
+
+
+def renamed(answer, old, new):
+    return json.loads(json.dumps(answer).replace(old, new))
+
+
+class TestClientsOwnTheirFiles:
+    def test_another_client_cannot_list_read_use_extend_or_delete_them(
+            self, client, keys, upstream, other_token):
+        keys(2)
+        file = upload(client)
+        cache = client.post("/v1beta/cachedContents", headers=AUTH, json={
+            "model": MODEL, "ttl": "600s",
+            "contents": [{"role": "user", "parts": [{"fileData": {"fileUri": file["uri"]}}]}]}).get_json()
+        _, other = other_token()
+        calls = len(upstream.requests)
+        # Each is answered exactly as a name that does not exist: nothing to probe.
+        missing_file = renamed(unknown_answer(client, other, "files/nosuchfile1"),
+                               "files/nosuchfile1", file["name"])
+        missing_cache = renamed(unknown_answer(client, other, "cachedContents/nosuchcache1"),
+                                "cachedContents/nosuchcache1", cache["name"])
+        for method, path, body, expected in (
+                ("GET", f"/v1beta/{file['name']}", None, missing_file),
+                ("DELETE", f"/v1beta/{file['name']}", None, missing_file),
+                ("GET", f"/v1beta/{cache['name']}", None, missing_cache),
+                ("PATCH", f"/v1beta/{cache['name']}?updateMask=ttl", {"ttl": "86400s"}, missing_cache),
+                ("DELETE", f"/v1beta/{cache['name']}", None, missing_cache),
+                ("POST", f"/v1beta/models/{MODEL}:generateContent",
+                 {"contents": [{"parts": [{"fileData": {"fileUri": file["uri"]}}]}]}, missing_file),
+                ("POST", f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
+                 {"contents": [{"parts": [{"file_data": {"file_uri": file["name"]}}]}]}, missing_file),
+                ("POST", f"/v1beta/models/{MODEL}:generateContent",
+                 {"cachedContent": cache["name"], "contents": [{"parts": [{"text": "hi"}]}]},
+                 missing_cache),
+                ("POST", "/v1beta/cachedContents",
+                 {"model": MODEL, "contents": [{"parts": [{"fileData": {"fileUri": file["uri"]}}]}]},
+                 missing_file)):
+            resp = client.open(path, method=method, headers=other, json=body)
+            assert resp.status_code == 404, (method, path, resp.get_data(as_text=True))
+            assert resp.get_json() == expected, (method, path)
+        for kind in ("files", "cachedContents"):
+            assert client.get(f"/v1beta/{kind}", headers=other).get_json() == {}
+        assert len(upstream.requests) == calls  # none of it reached a key
+
+        # The owner still has both, unchanged.
+        assert client.get(f"/v1beta/{file['name']}", headers=AUTH).status_code == 200
+        got = client.get(f"/v1beta/{cache['name']}", headers=AUTH).get_json()
+        assert got["expireTime"] == cache["expireTime"]
+        assert [f["name"] for f in client.get("/v1beta/files", headers=AUTH).get_json()["files"]] \
+            == [file["name"]]
+        assert generate_with(client, file).status_code == 200
+
+    def test_two_tokens_from_the_environment_are_told_apart_without_storing_them(
+            self, make_app, keys, upstream):
+        keys(1)
+        app = make_app(ALLOWED_TOKENS="first-env-token,second-env-token")
+        app.extensions["balancer"].services.bootstrap()
+        web = app.test_client()
+        first, second = ({"x-goog-api-key": t} for t in ("first-env-token", "second-env-token"))
+        started = start_upload(web, headers=first)
+        assert started.status_code == 200
+        file = send_chunk(web, started.headers["X-Goog-Upload-URL"], b"hello files").get_json()["file"]
+        assert web.get(f"/v1beta/{file['name']}", headers=first).status_code == 200
+        assert web.get(f"/v1beta/{file['name']}", headers=second).status_code == 404
+        from balancer.crypto import token_hash
+        from balancer.models import ResourceOwner
+        with app.app_context():
+            row = ResourceOwner.query.filter_by(name=file["name"]).one()
+            assert row.client_id is None and row.client_tag
+            assert row.client_tag not in ("first-env-token", token_hash("first-env-token"))
+            assert row.client_tag not in token_hash("first-env-token")
+
+    def test_a_managed_token_is_recorded_and_a_new_token_never_inherits_its_files(
+            self, app, client, keys, upstream, rt, other_token):
+        keys(1)
+        token_id, owner = other_token("owner")
+        started = start_upload(client, headers=owner)
+        file = send_chunk(client, started.headers["X-Goog-Upload-URL"], b"data").get_json()["file"]
+        from balancer.models import ResourceOwner
+        from balancer.services import client_tokens
+        with app.app_context():
+            assert ResourceOwner.query.filter_by(name=file["name"]).one().client_id == token_id
+            client_tokens.revoke(rt, token_id)
+        # On SQLite the next token may get the revoked one's id; it is another client.
+        _, successor = other_token("successor")
+        assert client.get(f"/v1beta/{file['name']}", headers=successor).status_code == 404
+        assert client.get("/v1beta/files", headers=successor).get_json() == {}
+
+    def test_rows_from_before_owners_were_recorded_stay_open_to_every_client(
+            self, make_app, app, client, keys, upstream, other_token):
+        keys(1)
+        file = upload(client)
+        from balancer.extensions import db
+        from balancer.models import ResourceOwner
+        with app.app_context():
+            row = ResourceOwner.query.filter_by(name=file["name"]).one()
+            row.client_id = row.client_tag = None
+            db.session.commit()
+        _, other = other_token()
+        worker = make_app()  # another process: nothing cached
+        worker.extensions["balancer"].services.bootstrap()
+        web = worker.test_client()
+        assert web.get(f"/v1beta/{file['name']}", headers=other).status_code == 200
+        assert generate_with(web, file).status_code == 200
+
+
+class TestUploadURLsFollowTheirToken:
+    def test_an_upload_url_stops_working_when_its_token_is_revoked_or_disabled(
+            self, app, client, keys, upstream, rt, other_token):
+        keys(1)
+        from balancer.services import client_tokens
+        for action in ("disable", "revoke"):
+            token_id, headers = other_token(action)
+            url = start_upload(client, headers=headers).headers["X-Goog-Upload-URL"]
+            assert send_chunk(client, url, b"hello ", command="upload").status_code == 200
+            with app.app_context():
+                if action == "disable":
+                    client_tokens.set_enabled(rt, token_id, False)
+                else:
+                    client_tokens.revoke(rt, token_id)
+            calls = len(upstream.requests)
+            resp = send_chunk(client, url, b"files", offset=6)
+            assert resp.status_code == 404, action
+            assert resp.get_json()["error"]["status"] == "NOT_FOUND"
+            assert "start the upload again" in resp.get_json()["error"]["message"]
+            assert len(upstream.requests) == calls
+
+    def test_an_upload_started_without_a_token_goes_on_only_for_callers_served_without_one(
+            self, make_app, upstream):
+        from balancer.services import keys as key_service
+        from tests.conftest import make_key
+        app = make_app(ALLOWED_TOKENS="")
+        rt = app.extensions["balancer"]
+        rt.services.bootstrap()
+        with app.app_context():
+            key_service.add_keys(rt, [make_key("anon", 1)])
+        local = app.test_client()
+        url = start_upload(local).headers["X-Goog-Upload-URL"]
+        assert send_chunk(local, url, b"hello ", command="upload").status_code == 200
+        # The same URL from another machine: that caller would get no answer without a token.
+        remote = app.test_client()
+        remote.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+        calls = len(upstream.requests)
+        resp = send_chunk(remote, url, b"files", offset=6)
+        assert resp.status_code == 404
+        assert len(upstream.requests) == calls
+
+    def test_each_chunk_counts_against_the_tokens_limits(self, client, keys, upstream, other_token):
+        keys(1)
+        _, headers = other_token("limited", rpm=3, max_request_kb=1)
+        url = start_upload(client, size=3000, headers=headers).headers["X-Goog-Upload-URL"]
+        too_big = send_chunk(client, url, b"x" * 2048, command="upload")
+        assert too_big.status_code == 413  # 2 KiB in one chunk, 1 KiB allowed
+        assert send_chunk(client, url, b"x" * 1000, command="upload").status_code == 200
+        assert send_chunk(client, url, b"x" * 1000, offset=1000, command="upload").status_code == 200
+        over = send_chunk(client, url, b"x" * 1000, offset=2000)
+        assert over.status_code == 429  # the start and two chunks made three this minute
+        assert over.get_json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+class TestReferencesPerRequest:
+    def test_more_than_50_distinct_files_and_caches_are_a_400(self, client, keys, upstream):
+        keys(1)
+        parts = [{"fileData": {"fileUri": f"files/f{i:03d}"}} for i in range(50)]
+        many = {"cachedContent": "cachedContents/c051",
+                "contents": [{"parts": parts + [{"text": "what is in them?"}]}]}
+        resp = client.post(f"/v1beta/models/{MODEL}:generateContent", json=many, headers=AUTH)
+        assert resp.status_code == 400
+        error = resp.get_json()["error"]
+        assert error["status"] == "INVALID_ARGUMENT" and "more than 50" in error["message"]
+        assert not upstream.requests
+        # Fifty distinct names, however often each is repeated, are allowed.
+        del many["cachedContent"]
+        many["contents"].append({"parts": parts})
+        allowed = client.post(f"/v1beta/models/{MODEL}:generateContent", json=many, headers=AUTH)
+        assert "more than 50" not in allowed.get_data(as_text=True)
+        assert upstream.requests  # went on: these names are the upstream's to judge
+
+    def test_a_request_naming_20_files_reads_their_owners_in_one_statement(
+            self, make_app, client, keys, upstream):
+        keys(1)
+        files = [upload(client, f"file {i}".encode()) for i in range(20)]
+        worker = make_app()  # another process: nothing cached
+        worker.extensions["balancer"].services.bootstrap()
+        from sqlalchemy import event
+
+        from balancer.extensions import db
+        statements = []
+
+        def seen(_conn, _cursor, statement, *_args):
+            if "resource_owners" in statement:
+                statements.append(statement)
+        with worker.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            body = {"contents": [{"parts": [{"fileData": {"fileUri": f["uri"]}} for f in files]
+                                  + [{"text": "compare them"}]}]}
+            resp = worker.test_client().post(f"/v1beta/models/{MODEL}:generateContent",
+                                             json=body, headers=AUTH)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert len(statements) == 1, statements
+
+
+class TestOpenAIRoute:
+    def test_a_cached_content_named_in_an_openai_chat_follows_its_key_and_its_client(
+            self, client, keys, upstream, other_token):
+        keys(3)
+        made = client.post("/v1beta/cachedContents", headers=AUTH, json={
+            "model": MODEL, "contents": [{"role": "user", "parts": [{"text": "long context"}]}]})
+        cache, maker = made.get_json()["name"], upstream.requests[-1]["key"]
+
+        def chat(token, i):
+            return client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
+                               json={"model": MODEL, "messages": [{"role": "user", "content": f"q{i}"}],
+                                     "extra_body": {"google": {"cached_content": cache}}})
+        for i in range(4):
+            resp = chat(TOKEN, i)
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            assert upstream.requests[-1]["key"] == maker
+        _, other = other_token()
+        calls = len(upstream.requests)
+        refused = chat(other["x-goog-api-key"], 9)
+        assert refused.status_code == 404
+        error = refused.get_json()["error"]
+        assert error["type"] == "invalid_request_error" and error["code"] == "not_found"
+        assert cache in error["message"] and "not known to Balancer" in error["message"]
+        assert len(upstream.requests) == calls

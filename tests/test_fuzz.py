@@ -21,6 +21,7 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                                        HealthCheck.too_slow])
 OPENAI_AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GEMINI_AUTH = {"x-goog-api-key": TOKEN}
+ANTHROPIC_AUTH = {"x-api-key": TOKEN, "anthropic-version": "2023-06-01"}
 
 POST_ROUTES = [
     ("/v1/chat/completions", OPENAI_AUTH),
@@ -34,6 +35,8 @@ POST_ROUTES = [
     ("/gemini/v1beta/models/gemini-embedding-001:embedContent", GEMINI_AUTH),
     ("/v1beta/models/gemini-embedding-001:batchEmbedContents", GEMINI_AUTH),
     ("/v1beta/cachedContents", GEMINI_AUTH),
+    ("/v1/messages", ANTHROPIC_AUTH),
+    ("/anthropic/v1/messages/count_tokens", ANTHROPIC_AUTH),
 ]
 
 # Strings that have broken parsers, URL builders and loggers elsewhere.
@@ -88,6 +91,9 @@ def check(resp, secrets, path: str) -> None:
         assert isinstance(error, dict) and error.get("message"), text[:300]
         if "/v1beta" in path or ":" in path.rsplit("/", 1)[-1]:
             assert error.get("status"), f"not Google's envelope on {path}: {text[:200]}"
+        if "/messages" in path:
+            assert body["type"] == "error" and error.get("type"), \
+                f"not Anthropic's envelope on {path}: {text[:200]}"
 
 
 @pytest.mark.parametrize("path, headers", POST_ROUTES)
@@ -103,9 +109,10 @@ def test_hostile_json_bodies(fuzz_client, path, headers):
     run()
 
 
-@pytest.mark.parametrize("path, headers", POST_ROUTES[:1] + POST_ROUTES[4:6])
+@pytest.mark.parametrize("path, headers", POST_ROUTES[:1] + POST_ROUTES[4:6] + POST_ROUTES[-1:])
 def test_truncated_binary_and_oversize_bodies(fuzz_client, path, headers):
     client, secrets = fuzz_client
+    headers = {**headers, "Content-Type": "application/json"}  # what the parser gets
     good = json.dumps({"model": "gemini-2.5-flash", "contents": [{"parts": [{"text": "x"}]}],
                        "messages": [{"role": "user", "content": "x"}]}).encode()
 
@@ -179,3 +186,117 @@ def test_hostile_query_strings(fuzz_client):
                                json={"contents": [{"parts": [{"text": "x"}]}]} if method == "POST" else None)
             check(resp, secrets, path.split("?")[0])
     run()
+
+
+# --- poisoned strings and what reaches the database ---------------------------------------
+
+#: Characters no column or driver takes as they are, and text longer than any column.
+POISON_CHARS = st.sampled_from(["\x00", "\ud800", "\udfff", "\ud83d", "a", "é", "😀", "\n",
+                                "'", '"', "<", "\u202e", "m"])
+POISON = st.one_of(
+    st.lists(POISON_CHARS, min_size=1, max_size=40).map("".join),
+    st.integers(min_value=120, max_value=400).map(lambda n: "m" * n + "\x00\ud800"),
+    st.sampled_from(["\x00" * 200, "\ud800" * 130, "gemini-2.5-flash\x00", "m" * 129,
+                     "gemini-2.5-flash" + "\udfff" * 150]),
+)
+GOOD_CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "good"}]}
+GOOD_MARK = "fuzz-good-client"
+
+
+def poisoned(where: str, poison: str) -> tuple[str, dict, dict]:
+    """A request with ``poison`` in one field: (path, body, extra headers)."""
+    user = lambda content: [{"role": "user", "content": content}]  # noqa: E731
+    openai = {
+        "model": {"model": poison, "messages": user("x")},
+        "content": {"model": "gemini-2.5-flash", "messages": user(poison)},
+        "content_part": {"model": "gemini-2.5-flash",
+                         "messages": user([{"type": "text", "text": poison}])},
+        "content_part_not_object": {"model": "gemini-2.5-flash", "messages": user([poison])},
+        "part_type": {"model": "gemini-2.5-flash", "messages": user([{"type": poison}])},
+        "role": {"model": "gemini-2.5-flash", "messages": [{"role": poison, "content": "x"}]},
+        "name": {"model": "gemini-2.5-flash",
+                 "messages": [{"role": "user", "name": poison, "content": "x"}]},
+        "field_name": {"model": "gemini-2.5-flash", "messages": user("x"), poison: 1},
+        "tool_name": {"model": "gemini-2.5-flash", "messages": user("x"),
+                      "tools": [{"type": "function", "function": {"name": poison}}]},
+        "user": {"model": "gemini-2.5-flash", "messages": user("x"), "user": poison},
+        "embedding_model": {"model": poison, "input": "x"},
+    }
+    if where in openai:
+        path = "/v1/embeddings" if where == "embedding_model" else "/v1/chat/completions"
+        return path, openai[where], {}
+    gemini = {"gemini_part": {"contents": [{"parts": [{"text": poison}]}]},
+              "gemini_cached": {"contents": [{"parts": [{"text": "x"}]}], "cachedContent": poison},
+              "gemini_field": {"contents": [{"parts": [{"text": "x"}]}], poison: {}}}
+    if where in gemini:
+        return "/v1beta/models/gemini-2.5-flash:generateContent", gemini[where], {}
+    # Headers carry Latin-1 only: what is possible there is long and odd, never a NUL.
+    latin = poison.encode("latin-1", "replace").decode("latin-1").replace("\x00", "?")
+    latin = latin.replace("\n", " ") or "x"
+    return "/v1/chat/completions", GOOD_CHAT, {"User-Agent": latin * 20,
+                                               "X-Request-Id": latin, "OpenAI-Organization": latin}
+
+
+PLACES = ["model", "content", "content_part", "content_part_not_object", "part_type", "role",
+          "name", "field_name", "tool_name", "user", "embedding_model", "gemini_part",
+          "gemini_cached", "gemini_field", "headers"]
+
+
+def test_poisoned_strings_in_every_field_never_cost_a_good_row(fuzz_client):
+    """NULs, lone surrogates (sent as JSON escapes) and overlong text in every field a
+    client sends, a client token with a long name of odd characters: after each, the
+    next flush writes every row, the good request's among them."""
+    import sqlalchemy as sa
+
+    from balancer.extensions import db
+    from balancer.models import KeyEvent, RequestLog, UsageBucket
+    from balancer.services import client_tokens
+    client, secrets = fuzz_client
+    app = client.application
+    rt = app.extensions["balancer"]
+    with app.app_context():
+        row, odd_token = client_tokens.create_token(rt, "é😀\u202e'\"<" + "n" * 121)
+        odd_id = row.id
+    good_auth = {"Authorization": f"Bearer {TOKEN}"}
+    sent = {"good": 0}
+
+    def count(stmt):
+        with app.app_context():
+            return db.session.scalar(stmt)
+
+    @settings(FUZZ, max_examples=60)
+    @given(where=st.sampled_from(PLACES), poison=POISON)
+    def run(where, poison):
+        path, body, extra = poisoned(where, poison)
+        # json.dumps escapes what is not ASCII: a lone surrogate goes as "\ud800".
+        raw = json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {odd_token}", "Content-Type": "application/json",
+                   **extra}
+        check(client.post(path, data=raw, headers=headers), secrets, path)
+        good = client.post("/v1/chat/completions", json=GOOD_CHAT, headers=good_auth)
+        assert good.status_code == 200
+        sent["good"] += 1
+        buffered = len(rt.records)
+        before = count(sa.select(sa.func.count()).select_from(RequestLog))
+        rt.services.flush()
+        assert len(rt.records) == 0 and not rt.services.refused_lately()
+        assert count(sa.select(sa.func.count()).select_from(RequestLog)) == before + buffered
+        assert count(sa.select(sa.func.count()).select_from(RequestLog).where(
+            RequestLog.client_id.is_(None), RequestLog.status == 200,
+            RequestLog.route == "chat.completions")) == sent["good"]
+    run()
+    # What was stored is clean: no NUL, nothing longer than its column.
+    with app.app_context():
+        for model in (RequestLog, KeyEvent, UsageBucket):
+            table = model.__table__
+            texts = [c for c in table.c if isinstance(c.type, sa.String)]
+            for row in db.session.execute(sa.select(*texts)):
+                for column, value in zip(texts, row):
+                    if isinstance(value, str):
+                        assert "\x00" not in value, (table.name, column.name, value[:80])
+                        assert len(value) <= column.type.length, (table.name, column.name)
+    # Every record is in the request log and in the usage totals alike.
+    assert count(sa.select(sa.func.sum(UsageBucket.count))) == \
+        count(sa.select(sa.func.count()).select_from(RequestLog))
+    assert count(sa.select(sa.func.count()).select_from(RequestLog).where(
+        RequestLog.client_id == odd_id)) > 0

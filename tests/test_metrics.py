@@ -1,6 +1,8 @@
 """Prometheus metrics at /metrics: what they count, who may read them."""
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,8 +27,16 @@ def value(samples, name, **labels) -> float:
                if n == name and all(dict(ls).get(k) == want for k, want in labels.items()))
 
 
-def test_requests_tokens_retries_and_key_states_are_counted(client, keys, upstream, auth):
+def list_models(app, rt) -> None:
+    """Fetch the default pool's model list: metrics name only the models it holds."""
+    from balancer.services import models as model_service
+    with app.app_context():
+        model_service.refresh_models(rt, rt.catalog.default_pool().id)
+
+
+def test_requests_tokens_retries_and_key_states_are_counted(app, rt, client, keys, upstream, auth):
     made = keys(3, modes={})
+    list_models(app, rt)
     upstream.set_key(made[0], "invalid")
     before = scrape(client)
     for _ in range(4):
@@ -138,3 +148,21 @@ class TestResponseHeaders:
         resp.get_data()
         refused = client.post("/v1/chat/completions", json={"model": MODEL}, headers=auth)
         assert refused.status_code == 400 and "x-balancer-overhead-ms" in refused.headers
+
+
+def test_model_names_no_pool_lists_are_counted_as_other(app, client, keys, auth, rt):
+    """Made-up model names cannot add label values (and series) to the metrics."""
+    keys(1)
+    list_models(app, rt)
+    pool = rt.catalog.default_pool()
+    assert MODEL in pool.models
+    names = [f"made-up-{i}-{secrets.token_hex(4)}" for i in range(50)]
+    for name in names:
+        resp = client.post("/v1/chat/completions", json={**CHAT, "model": name}, headers=auth)
+        assert resp.status_code in (200, 400, 404), resp.get_data(as_text=True)
+    assert client.post("/v1/chat/completions", json=CHAT, headers=auth).status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert not [name for name in names if name in text]
+    samples = scrape(client)
+    assert value(samples, "balancer_requests_total", model="other") >= 50
+    assert value(samples, "balancer_requests_total", model=MODEL, outcome="success") >= 1

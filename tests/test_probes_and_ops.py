@@ -75,3 +75,38 @@ def test_readyz_reports_a_database_that_does_not_answer_but_stays_in_rotation(ma
     # Proxying goes on from memory: a load balancer must not take the process out.
     assert resp.status_code == 200 and resp.get_json()["status"] == "degraded"
     assert resp.get_json()["checks"]["database"].startswith("unavailable")
+
+
+def test_readyz_tells_strangers_only_whether_it_is_ready(make_app):
+    app = make_app(METRICS_TOKEN="scrape-token-123456")
+    app.extensions["balancer"].services.bootstrap()
+    stranger = {"REMOTE_ADDR": "203.0.113.9"}
+    resp = app.test_client().get("/readyz", environ_base=stranger)
+    assert resp.status_code == 200 and resp.get_json() == {"status": "ready"}
+    wrong = app.test_client().get("/readyz", environ_base=stranger,
+                                  headers={"Authorization": "Bearer wrong"})
+    assert wrong.get_json() == {"status": "ready"}
+    scraper = app.test_client().get("/readyz", environ_base=stranger,
+                                    headers={"Authorization": "Bearer scrape-token-123456"})
+    body = scraper.get_json()
+    assert body["status"] == "ready" and "pid" in body and "keys" in body and "checks" in body
+    local = app.test_client().get("/readyz")  # METRICS_ALLOW: this host by default
+    assert "pid" in local.get_json()
+
+
+def test_readyz_not_ready_says_so_to_strangers(make_app):
+    app = make_app()
+    resp = app.test_client().get("/readyz", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert resp.status_code == 503 and resp.get_json() == {"status": "not ready"}
+
+
+def test_readyz_gives_a_signed_in_admin_the_details(make_app):
+    from tests.admin.conftest import PASSWORD, AdminClient
+    app = make_app(ADMIN_PASSWORD=PASSWORD)
+    app.extensions["balancer"].services.bootstrap()
+    client = app.test_client()
+    client.environ_base.update({"REMOTE_ADDR": "203.0.113.9"})
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+    admin = AdminClient(client)
+    body = admin.get("/readyz").get_json()
+    assert body["status"] == "ready" and "pid" in body and body["checks"]["database"] == "ok"

@@ -119,7 +119,7 @@ def openai_client(app):
 
     from tests.conftest import TOKEN
     http = httpx2.Client(transport=httpx2.WSGITransport(app=app))
-    return openai.OpenAI(base_url="http://balancer/v1", api_key=TOKEN, max_retries=0,
+    return openai.OpenAI(base_url="http://localhost/v1", api_key=TOKEN, max_retries=0,
                          http_client=http)
 
 

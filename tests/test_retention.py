@@ -39,7 +39,7 @@ def test_each_kind_keeps_its_own_number_of_days(app, rt, monkeypatch):
         monkeypatch.setattr(retention, "BATCH", 2)  # several batches, each its own commit
         purged = retention.purge(rt.settings.current)
         assert purged.counts == {"request_logs": 4, "key_events": 2, "usage": 0,
-                                 "audit": 0}
+                                 "audit": 0, "stored_responses": 0}
         assert count(RequestLog) == 3 and count(KeyEvent) == 5 and count(UsageBucket) == 7
         newest = db.session.scalar(sa.select(sa.func.max(RequestLog.created_at)))
         assert newest is not None

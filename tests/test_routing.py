@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancer.proxy.routing import NoRoute, listed_models, route_model
+from balancer.proxy.routing import NoRoute, listed_models, route_model, route_speech
 from balancer.runtime import Catalog, PoolInfo
 
 
@@ -64,3 +64,37 @@ def test_no_pool_at_all_is_a_503():
     with pytest.raises(NoRoute) as err:
         route_model(Catalog(), "x")
     assert err.value.status == 503
+
+
+SPEECH_CATALOG = Catalog(pools={
+    1: pool(1, "prov", kind="openai", default=True, models=["gpt-4o-mini", "tts-1-hd"]),
+    2: pool(2, "gem", models=["gemini-2.5-flash", "gemini-2.5-flash-preview-tts",
+                              "gemini-2.5-pro-preview-tts"], aliases={"voice": "tts-1"}),
+})
+
+
+@pytest.mark.parametrize("requested, pool_name, model", [
+    ("tts-1", "gem", "gemini-2.5-flash-preview-tts"),       # no pool lists it: a Gemini pool
+    ("tts-1-hd", "prov", "tts-1-hd"),                       # the pool that lists it
+    ("gem/tts-1-hd", "gem", "gemini-2.5-pro-preview-tts"),  # an OpenAI name on a Gemini pool
+    ("voice", "gem", "gemini-2.5-flash-preview-tts"),       # an alias to an OpenAI name, too
+    ("gemini-2.5-pro-preview-tts", "gem", "gemini-2.5-pro-preview-tts"),
+])
+def test_a_speech_model_goes_to_a_pool_that_speaks(requested, pool_name, model):
+    route = route_speech(SPEECH_CATALOG, requested)
+    assert (route.pool.name, route.model) == (pool_name, model)
+
+
+def test_a_gemini_name_stays_with_the_default_pool_until_its_list_is_fetched():
+    # A vertex_express pool lists Google's documented models from the start; the default
+    # Gemini pool has no list in its first minute and must not lose its traffic to it.
+    default = pool(1, "gemini", default=True)
+    vertex = pool(2, "vertex", kind="vertex_express", models=("gemini-2.5-flash",))
+    groq = pool(3, "groq", kind="openai", models=("llama-3.3-70b",))
+    catalog = Catalog(pools={p.id: p for p in (default, vertex, groq)})
+    assert route_model(catalog, "gemini-2.5-flash").pool.name == "gemini"
+    assert route_model(catalog, "llama-3.3-70b").pool.name == "groq"
+    assert route_model(catalog, "vertex/gemini-2.5-flash").pool.name == "vertex"
+    fetched = pool(1, "gemini", default=True, models=("gemini-2.5-pro",))
+    catalog = Catalog(pools={p.id: p for p in (fetched, vertex)})
+    assert route_model(catalog, "gemini-2.5-flash").pool.name == "vertex"

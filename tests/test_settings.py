@@ -28,6 +28,13 @@ def test_values_are_coerced_to_their_types():
         {"max_retries": 5, "log_requests": False, "cooldown_default_seconds": 30.0}
 
 
+def test_stream_keep_alives_come_every_15_seconds_unless_set_to_0():
+    assert defaults()["stream_keepalive_seconds"] == 15.0
+    assert validate({"stream_keepalive_seconds": "0"}) == {"stream_keepalive_seconds": 0.0}
+    with pytest.raises(SettingError, match="stream_keepalive_seconds"):
+        validate({"stream_keepalive_seconds": -1})
+
+
 def test_every_setting_has_a_valid_default():
     assert validate(defaults()) == defaults()
 
@@ -53,3 +60,25 @@ def test_a_refused_change_saves_nothing(app, rt):
 def test_pool_overrides_apply_on_top_of_settings(rt):
     policy = rt.settings.current.policy({"strategy": "random", "max_failures": 7})
     assert policy.strategy is Strategy.RANDOM and policy.max_failures == 7
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-Infinity", "1e999", float("nan"),
+                                 float("inf"), float("-inf")])
+@pytest.mark.parametrize("name", ["ejection_base_seconds", "cooldown_margin_seconds",
+                                  "read_timeout_seconds", "recovery_interval_seconds"])
+def test_nan_and_infinities_are_refused(name, raw):
+    """NaN passed every bound (each comparison is False) and reached the database."""
+    with pytest.raises(SettingError) as err:
+        validate({name: raw})
+    assert name in str(err.value) and "finite" in str(err.value)
+
+
+def test_nan_is_refused_by_the_cli_and_as_a_pool_override(app, rt):
+    from balancer.services import pools as pool_service
+    from balancer.services.pool_checks import PoolError
+    result = app.test_cli_runner().invoke(args=["settings", "set", "cooldown_default_seconds=nan"])
+    assert result.exit_code != 0 and "finite" in result.output
+    with app.app_context():
+        assert settings_service.stored() == {}
+        with pytest.raises(PoolError, match="finite"):
+            pool_service.create_pool(rt, "other", "gemini", overrides={"ejection_max_seconds": "inf"})

@@ -5,8 +5,8 @@ and Gemini requests from two client tokens and the environment's token, on two
 models and four keys; then every key rate-limits (clients get 429s), then every
 key fails with 500s (clients get 5xx, then 503s once the keys are ejected), and
 some requests name a model the upstream refuses (400s). After a graceful stop
-(everything flushed), the requests, tokens, latency and per key, model, client
-and pool answers at minute, hour and day granularity are compared with
+(everything flushed), the requests, tokens, latency and per key, model, client,
+pool and API answers at minute, hour and day granularity are compared with
 ``SELECT count/sum ... FROM request_logs`` over the same window.
 """
 from __future__ import annotations
@@ -132,17 +132,21 @@ def test_statistics_add_up_to_the_request_log_after_a_load_run(start, make_app, 
             assert latency["ttfb_avg_ms"] == round(sum(ttfb) / len(ttfb))
 
             for dimension, column in (("key", RequestLog.key_id), ("model", RequestLog.model),
-                                      ("client", RequestLog.client_id), ("pool", RequestLog.pool_id)):
+                                      ("client", RequestLog.client_id), ("pool", RequestLog.pool_id),
+                                      ("api", RequestLog.api_format)):
                 table = admin.get(f"/admin/stats/breakdown/{dimension}", query_string=q).get_json()
                 assert table["others"] is None
                 got = {r["value"]: (r["requests"], r["errors"], r["tokens_in"], r["tokens_out"],
                                     r["latency_avg_ms"]) for r in table["rows"]}
-                want = {("" if g is None else str(g)) if dimension == "model" else str(g or 0):
+                want = {("" if g is None else str(g)) if dimension in ("model", "api")
+                        else str(g or 0):
                         (n, e, tin, tout, round(lat / n)) for g, (n, e, tin, tout, lat)
                         in _expected(data, column).items()}
                 assert got == want, (granularity, dimension, got, want)
                 if dimension == "client":
                     assert {str(alpha_id), str(beta_id), "0"} <= set(got)
+                if dimension == "api":
+                    assert {"openai", "gemini"} <= set(got)
                 if dimension == "key":
                     assert len([k for k in got if k != "0"]) == 4
                     names = " ".join(r["name"] for r in table["rows"])

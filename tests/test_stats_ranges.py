@@ -47,7 +47,8 @@ def test_a_custom_range_is_aligned_outward_to_whole_buckets():
     ({"range": "30d", "granularity": "minute"}, "more than 1500 points"),
     ({"granularity": "week"}, "granularity: expected one of"),
     ({"key": "abc"}, "key: expected an id"),
-    ({"key": "1", "model": "m"}, "one of pool, key, model or client at a time"),
+    ({"key": "1", "model": "m"}, "one of pool, key, model, client or api at a time"),
+    ({"api": "x" * 17}, "api: at most 16 characters"),
 ])
 def test_bad_input_is_refused_with_a_reason(args, words):
     with pytest.raises(RangeError, match=words):

@@ -330,7 +330,7 @@ def test_the_official_openai_client_gets_search_answers_and_errors(app, keys, up
 
     made = keys(1)
     http = httpx2.Client(transport=httpx2.WSGITransport(app=app))
-    oa = openai.OpenAI(base_url="http://balancer/v1", api_key=TOKEN, max_retries=0,
+    oa = openai.OpenAI(base_url="http://localhost/v1", api_key=TOKEN, max_retries=0,
                        http_client=http)
     messages = [{"role": "user", "content": "who won"}]
     reply = oa.chat.completions.create(model=SEARCH, messages=messages)

@@ -96,8 +96,14 @@ def test_flushes_write_each_tables_rows_in_one_order_so_they_cannot_deadlock(app
     seen = []
 
     class Recording:
-        def get_bind(self):
-            return db.session.get_bind()
+        """A session whose connection notes the rows it is given, in their order."""
+
+        def connection(self):
+            return self
+
+        @property
+        def dialect(self):
+            return db.session.get_bind().dialect
 
         def execute(self, stmt, rows):
             seen.append([(r["minute"], r["key_id"], r["model"]) for r in rows])

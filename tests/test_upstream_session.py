@@ -54,3 +54,48 @@ def test_cookies_an_upstream_sets_never_go_back_with_another_call(cookie_upstrea
         assert len(client.session(1, None).cookies) == 0
     finally:
         client.close()
+
+
+class OneHugeChunk(BaseHTTPRequestHandler):
+    """Streams a chunked answer whose first HTTP chunk is 4 MiB, then a small one."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in (b"a" * (4 << 20), b"\n\n"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_huge_http_chunk_is_read_in_pieces_and_a_huge_answer_refused(monkeypatch):
+    from balancer.upstream import transport
+    from balancer.upstream.errors import AnswerTooLarge
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneHugeChunk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/stream"
+    client = UpstreamClient()
+    try:
+        resp = client.send(1, None, "POST", url, headers={}, body=b"{}", stream=True,
+                           timeout=(5, 5))
+        sizes = [len(chunk) for chunk in resp.iter_chunks()]
+        resp.close()
+        # Never a whole 4 MiB chunk in memory at once: the relay can stop in between.
+        assert sum(sizes) == (4 << 20) + 2 and max(sizes) <= 1 << 16
+        whole = client.send(1, None, "POST", url, headers={}, body=b"{}", stream=True,
+                            timeout=(5, 5))
+        monkeypatch.setattr(transport, "MAX_ANSWER", 1 << 20)
+        with pytest.raises(AnswerTooLarge):
+            whole.content
+        whole.close()
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()

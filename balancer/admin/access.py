@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, redirect, request, url_for
+from flask import (Flask, Request, Response, current_app, has_request_context, jsonify, redirect,
+                   request, session, url_for)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import UserMixin, current_user
 
-from balancer.admin.throttle import LoginThrottle
+from balancer.admin.throttle import POLICY, ThrottlePolicy, retry_after
 from balancer.extensions import login_manager
+from balancer.services import signin
 
 #: Endpoints reachable without a session: the login page itself and assets.
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+
+#: where a session keeps the session version it was signed in under.
+SESSION_VERSION = "admin_version"
 
 #: Everything the admin pages load comes from Balancer itself; scripts only from
 #: files (no inline script or handler), no framing by other sites.
@@ -50,24 +57,76 @@ def password_matches(given: str) -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed session cookie, ``Secure`` whenever the request came over HTTPS.
+
+    ``request.is_secure`` follows X-Forwarded-Proto from a trusted proxy, so behind
+    Heroku's router or nginx the cookie is Secure without SESSION_COOKIE_SECURE.
+
+    Flask opens a session for every request and builds a signing serializer first
+    (about 30 µs); the proxy's callers send no session cookie, so for them that work
+    is skipped and they get the empty session Flask would give them.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> Optional[SecureCookieSession]:
+        if request.cookies.get(self.get_cookie_name(app)) is None:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if super().get_cookie_secure(app):
+            return True
+        return has_request_context() and request.is_secure
+
+
 def init_app(app: Flask) -> None:
-    """Bind Flask-Login and the login throttle to the app."""
+    """Bind Flask-Login, the session cookie and the sign-in throttle to the app."""
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "basic"
-    app.extensions["admin_throttle"] = LoginThrottle()
+    app.session_interface = SessionInterface()
+    app.extensions["signin_policy"] = POLICY
 
     @login_manager.user_loader
     def load_user(user_id: str) -> Optional[Admin]:
         expected = admin_id()
-        if expected and hmac.compare_digest(user_id, expected):
-            return Admin(user_id)
-        return None
+        if not expected or not hmac.compare_digest(user_id, expected):
+            return None
+        # Signed out since (here or in another browser): the cookie is dead.
+        if session.get(SESSION_VERSION) != signin.session_version():
+            return None
+        return Admin(user_id)
 
 
-def throttle() -> LoginThrottle:
-    """The process's failed-login counter."""
-    return current_app.extensions["admin_throttle"]
+def start_session() -> None:
+    """Mark the (fresh) session with the current session version."""
+    session[SESSION_VERSION] = signin.session_version()
+
+
+def end_sessions() -> None:
+    """Sign-out: every session signed in so far stops working, copies of its cookie too."""
+    signin.end_sessions()
+
+
+def _policy() -> ThrottlePolicy:
+    return current_app.extensions["signin_policy"]
+
+
+def signin_wait(address: str) -> float:
+    """Seconds before ``address`` may try to sign in (failures of every worker count)."""
+    policy = _policy()
+    mine, everyone = signin.failures(address, policy.horizon)
+    return retry_after(policy, time.time(), mine, everyone)
+
+
+def signin_failed(address: str) -> None:
+    """Count a failed sign-in from ``address``."""
+    signin.failed(address, _policy().horizon)
+
+
+def signin_succeeded(address: str) -> None:
+    """Forget ``address``'s failures."""
+    signin.succeeded(address)
 
 
 def wants_json() -> bool:

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from balancer.admin.blueprint import bp
+from balancer.services.statistics.labels import API_NAMES
 
 
 @bp.app_template_filter("duration")
@@ -46,3 +47,9 @@ def utc(value: Optional[datetime]) -> str:
 def number(value: Optional[float]) -> str:
     """12,345."""
     return f"{int(value or 0):,}"
+
+
+@bp.app_template_filter("api_name")
+def api_name(api_format: Optional[str]) -> str:
+    """The client dialect as people know it ("Anthropic Messages"), as the statistics name it."""
+    return API_NAMES.get(api_format or "", api_format or "")

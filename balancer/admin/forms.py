@@ -85,9 +85,11 @@ SETTING_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                      "cooldown_unknown_seconds", "cooldown_unknown_max_seconds",
                                      "cooldown_no_access_seconds")),
     ("Upstream timeouts", ("connect_timeout_seconds", "read_timeout_seconds")),
+    ("Streams", ("stream_keepalive_seconds", "fake_stream")),
     ("Background work", ("recovery_interval_seconds", "sync_interval_seconds",
                          "models_refresh_seconds")),
     ("OpenAI clients on Gemini pools", ("openai_api",)),
+    ("Stored Responses-API responses", ("responses_ttl_hours",)),
     ("Model name suffixes", ("suffix_search", "suffix_image", "suffix_non_thinking")),
     ("Request log", ("log_requests",)),
 )
@@ -159,10 +161,13 @@ class PoolForm(FlaskForm):
                        description="Lower-case letters, digits, - and _; clients reach its models "
                                    "as NAME/model.")
     kind = SelectField("Kind", choices=[SelectChoice("gemini", "gemini (Google's API)"),
-                                        SelectChoice("openai", "openai (any OpenAI-compatible API)")])
+                                        SelectChoice("openai", "openai (any OpenAI-compatible API)"),
+                                        SelectChoice("vertex_express",
+                                                     "vertex_express (Vertex AI express-mode keys)")])
     base_url = StringField("Base URL", validators=[Optional(), Length(max=512)],
                            description="Required for openai pools, e.g. https://api.groq.com/openai/v1. "
-                                       "Empty for gemini: GEMINI_BASE_URL.",
+                                       "Empty for gemini: GEMINI_BASE_URL; for vertex_express: "
+                                       "https://aiplatform.googleapis.com.",
                            render_kw={"inputmode": "url", "spellcheck": "false"})
     proxy_url = StringField("Outgoing proxy", validators=[Optional(), Length(max=512)],
                             description="http://, https://, socks5:// or socks5h://host:port; "
@@ -180,6 +185,13 @@ class PoolForm(FlaskForm):
         SelectChoice("native", "native: translated to Gemini's own API (every key kind)"),
         SelectChoice("compat", "compat: Google's OpenAI layer, as sent (no auth keys)")],
         default="", description="How OpenAI-format requests reach this pool's upstream.")
+    fake_stream = SelectField("Streams", choices=[
+        SelectChoice("", "as in Settings"),
+        SelectChoice("false", "real: relayed as the upstream streams them"),
+        SelectChoice("true", "fake: the whole answer asked for, then sent as a stream")],
+        default="", description="Fake streams suit upstreams whose streams break under load: "
+                                "keep-alives while the answer is awaited, and another key may "
+                                "still answer until it has come.")
     overrides = TextAreaField("Setting overrides", validators=[Optional(), Length(max=5000)],
                               description="NAME=VALUE, one a line, e.g. max_failures=5; names as on "
                                           "the Settings page.",
@@ -187,6 +199,20 @@ class PoolForm(FlaskForm):
     aliases = TextAreaField("Model aliases", validators=[Optional(), Length(max=20_000)],
                             description="ALIAS=MODEL, one a line, e.g. fast=llama-3.1-8b-instant.",
                             render_kw={"rows": 3, "spellcheck": "false"})
+    image_host = SelectField("Image host", choices=[
+        SelectChoice("", "off: generated images stay inline"),
+        SelectChoice("smms", "SM.MS"), SelectChoice("picgo", "PicGo server"),
+        SelectChoice("imgbed", "CloudFlare ImgBed-style site")], default="",
+        description="Uploads generated images and answers OpenAI clients with their links "
+                    "(images/generations asked as url, chat answers with images).")
+    image_host_url = StringField("Image host URL", validators=[Optional(), Length(max=512)],
+                                 description="Empty: https://sm.ms/api/v2 (SM.MS), "
+                                             "http://127.0.0.1:36677 (PicGo); required for ImgBed.",
+                                 render_kw={"inputmode": "url", "spellcheck": "false"})
+    image_host_token = PasswordField("Image host token", validators=[Optional(), Length(max=512)],
+                                     description="Stored encrypted, never shown; empty keeps the "
+                                                 "one stored.",
+                                     render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Save pool")
 
 

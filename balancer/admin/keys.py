@@ -16,9 +16,10 @@ from balancer.admin.forms import (AddKeysForm, BulkEditKeysForm, EditKeyForm, Ex
                                   ImportKeysForm)
 from balancer.extensions import db
 from balancer.models import ApiKey, Pool
-from balancer.services import key_ops
+from balancer.services import audit, key_ops
 from balancer.services import keys as key_service
 from balancer.services.key_table import PAGE_SIZES, SORTS, STATUSES, KeyQuery, key_page
+from balancer.services.key_import import KeyImportError
 
 #: what the action buttons may ask for.
 ACTIONS = ("enable", "disable", "test", "reset", "edit", "delete")
@@ -71,9 +72,13 @@ def keys_add():
     if not add_form.validate_on_submit():
         return _index(add_form, import_form, 400)
     pool = db.session.get(Pool, add_form.pool.data)
-    result = key_service.import_text(_rt(), add_form.text.data, pool,
-                                     label=add_form.label.data or None,
-                                     group=add_form.group.data or None)
+    try:
+        result = key_service.import_text(_rt(), add_form.text.data, pool,
+                                         label=add_form.label.data or None,
+                                         group=add_form.group.data or None)
+    except KeyImportError as exc:
+        add_form.text.errors = [str(exc)]
+        return _index(add_form, import_form, 400)
     if not result.added and not result.duplicates:
         add_form.text.errors = [f"No {pool.kind} key found in the text"
                                 + (f" ({result.malformed} malformed)." if result.malformed else ".")]
@@ -93,7 +98,11 @@ def keys_import():
         import_form.file.errors = ["The file is larger than 5 MiB."]
         return _index(add_form, import_form, 400)
     pool = db.session.get(Pool, import_form.pool.data)
-    result = key_service.import_text(_rt(), raw.decode("utf-8", "replace"), pool)
+    try:
+        result = key_service.import_text(_rt(), raw.decode("utf-8", "replace"), pool)
+    except KeyImportError as exc:
+        import_form.file.errors = [str(exc)]
+        return _index(add_form, import_form, 400)
     if not result.added and not result.duplicates:
         import_form.file.errors = [f"No key found in the file ({result.summary()})."]
         return _index(add_form, import_form, 400)
@@ -121,7 +130,9 @@ def keys_export_revealed():
     if not current_app.config.get("REQUIRE_ADMIN_LOGIN", True):
         flash("Exporting the keys themselves needs the admin login on (ADMIN_PASSWORD).", "danger")
         return redirect(url_for("admin.keys"))
-    return _json_download(key_service.export(_rt(), reveal=True), "balancer-keys.json")
+    doc = key_service.export(_rt(), reveal=True)
+    audit.keys_exported(doc)
+    return _json_download(doc, "balancer-keys.json")
 
 
 def _json_download(doc: dict, name: str) -> Response:

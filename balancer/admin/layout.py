@@ -21,5 +21,7 @@ def admin_context() -> dict:
         "nav": [item for item in NAV if item[0] in current_app.view_functions],
         "login_enabled": current_app.config.get("REQUIRE_ADMIN_LOGIN", True),
         "password_set": bool(current_app.config.get("ADMIN_PASSWORD")),
+        "proxy_open": bool(current_app.config.get("OPEN_ACCESS"))
+        and not current_app.extensions["balancer"].catalog.auth_required,
         "assets_installed": assets.installed(),
     }

@@ -25,6 +25,7 @@ from balancer.proxy.validate import BadRequest
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
 from balancer.services import keys as key_service
 from balancer.services import prompts as prompt_service
+from balancer.upstream.providers import speaks_gemini
 
 #: The admin is the client: no token, no limits, its own name in the request log.
 PLAYGROUND = ClientInfo(None, "playground")
@@ -53,7 +54,7 @@ def pool_models(rt: Runtime) -> dict[str, list[str]]:
             if model in names:
                 continue
             names.append(model)
-            if pool.kind == "gemini":
+            if speaks_gemini(pool.kind):
                 names.extend(model + suffix for suffix in suffixes.variants(model, active))
     return out
 

@@ -42,7 +42,7 @@ def _values(form: PoolForm, pool: Optional[Pool]) -> dict:
         aliases = parse_pairs(form.aliases.data, "ALIAS=MODEL")
     except ValueError as exc:
         raise pool_service.PoolError(f"aliases: {exc}") from None
-    for field in (form.strategy, form.openai_api):
+    for field in (form.strategy, form.openai_api, form.fake_stream):
         if field.data:
             overrides[field.name] = field.data
     proxy_url = (form.proxy_url.data or "").strip() or None
@@ -53,9 +53,13 @@ def _values(form: PoolForm, pool: Optional[Pool]) -> dict:
             proxy_url = pool.proxy_url
         stored = {pool_service.mask_proxy(url): url for url in pool.proxies or ()}
         proxies = [stored.get(url, url) for url in proxies]
+    # The token field is never filled in: empty means keep the stored token.
+    image_host = {"kind": form.image_host.data or "off", "base_url": form.image_host_url.data,
+                  "token": (form.image_host_token.data or "").strip() or None}
     return dict(name=form.name.data.strip(), kind=form.kind.data,
                 base_url=(form.base_url.data or "").strip() or None, proxy_url=proxy_url,
-                proxies=proxies, enabled=form.enabled.data, overrides=overrides, aliases=aliases)
+                proxies=proxies, enabled=form.enabled.data, overrides=overrides, aliases=aliases,
+                image_host=image_host)
 
 
 #: where a service message belongs on the form, by how it starts.
@@ -63,6 +67,8 @@ _FIELD_OF = (("pool name", "name"), ("a pool named", "name"), ("kind", "kind"),
              ("the default pool is always", "kind"), ("base URL", "base_url"),
              ("an openai pool needs", "base_url"), ("proxy URL", "proxy_url"),
              ("alias", "aliases"), ("aliases", "aliases"), ("strategy:", "strategy"),
+             ("image host token", "image_host_token"), ("image host URL", "image_host_url"),
+             ("image host", "image_host"),
              ("pool ", "kind"))
 
 
@@ -108,8 +114,11 @@ def pool_edit(pool_id: int):
             proxies="\n".join(pool_service.mask_proxy(u) for u in pool.proxies or ()),
             enabled=pool.enabled, strategy=overrides.pop("strategy", ""),
             openai_api=overrides.pop("openai_api", ""),
+            fake_stream=str(overrides.pop("fake_stream", "")).lower(),
             overrides="\n".join(f"{k}={v}" for k, v in sorted(overrides.items())),
-            aliases="\n".join(f"{k}={v}" for k, v in sorted((pool.aliases or {}).items()))))
+            aliases="\n".join(f"{k}={v}" for k, v in sorted((pool.aliases or {}).items())),
+            image_host=(pool.image_host or {}).get("kind") or "",
+            image_host_url=(pool.image_host or {}).get("base_url") or ""))
     else:
         form = PoolForm()
         if pool.is_default:

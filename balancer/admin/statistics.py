@@ -19,7 +19,7 @@ RANGE_NAMES = {"1h": "Last hour", "6h": "Last 6 hours", "24h": "Last 24 hours",
 
 @bp.get("/statistics")
 def statistics() -> str:
-    """Requests by outcome, tokens, latency and breakdowns per pool, key, model and client."""
+    """Requests by outcome, tokens, latency and breakdowns per pool, key, model, client and API."""
     urls = {name: url_for(f"stats.{name}_series") for name in ("requests", "tokens", "latency")}
     urls["breakdown"] = url_for("stats.breakdown", dimension="DIMENSION")
     return render_template("stats/index.html", ranges=[(r, RANGE_NAMES[r]) for r in PRESETS],

@@ -1,59 +1,53 @@
-"""Failed logins counted per client address, in memory (per process)."""
+"""When a sign-in may be tried again, from the failures so far (pure policy, no I/O).
+
+Two limits, so that neither one address nor many together can guess on:
+each address gets ``per_address`` failures in ``window`` seconds; beyond
+``total`` failures from all addresses in ``total_window``, every sign-in waits
+after the latest failure, twice as long with each further one (up to
+``backoff_cap``). A wait applies to the right password too, or it would limit
+nothing. The failures come from the database, so every worker counts the same.
+"""
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from typing import Callable
-
-#: Failures allowed from one address within WINDOW seconds before it must wait.
-LIMIT = 5
-WINDOW = 300.0
+from dataclasses import dataclass
+from typing import Sequence
 
 
-class LoginThrottle:
-    """A sliding window of failure times per address.
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """The limits; the defaults are what Balancer uses."""
 
-    In memory and per worker: an attacker gets at most LIMIT guesses per
-    worker per window, which is what matters against guessing, and nothing
-    is written to the database by an unauthenticated client.
+    per_address: int = 5
+    window: float = 300.0
+    total: int = 30
+    total_window: float = 3600.0
+    backoff_base: float = 5.0
+    backoff_cap: float = 900.0
+
+    @property
+    def horizon(self) -> float:
+        """How far back failures still count, in seconds."""
+        return max(self.window, self.total_window)
+
+
+POLICY = ThrottlePolicy()
+
+
+def retry_after(policy: ThrottlePolicy, now: float, mine: Sequence[float],
+                everyone: Sequence[float]) -> float:
+    """Seconds until the next sign-in may be tried; 0 when it may now.
+
+    ``mine`` are the failure times (epoch seconds) of the caller's address,
+    ``everyone`` those of all addresses (the caller's included).
     """
-
-    def __init__(self, limit: int = LIMIT, window: float = WINDOW,
-                 clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, address: str) -> float:
-        """Seconds until ``address`` may try again; 0 when it may now."""
-        now = self._clock()
-        with self._lock:
-            times = self._failures.get(address)
-            if not times:
-                return 0.0
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if not times:
-                del self._failures[address]
-                return 0.0
-            if len(times) < self.limit:
-                return 0.0
-            return max(0.0, times[0] + self.window - now)
-
-    def failed(self, address: str) -> None:
-        """Count one failed attempt."""
-        now = self._clock()
-        with self._lock:
-            if len(self._failures) > 10_000:
-                # Bounded memory even when many addresses guess: drop the stalest.
-                oldest = min(self._failures, key=lambda a: self._failures[a][-1])
-                del self._failures[oldest]
-            self._failures.setdefault(address, deque(maxlen=self.limit * 4)).append(now)
-
-    def succeeded(self, address: str) -> None:
-        """Forget an address's failures after a good login."""
-        with self._lock:
-            self._failures.pop(address, None)
+    wait = 0.0
+    recent = sorted(t for t in mine if t > now - policy.window)
+    if len(recent) >= policy.per_address:
+        # The oldest of the last ``per_address`` failures must leave the window.
+        wait = recent[-policy.per_address] + policy.window - now
+    overall = [t for t in everyone if t > now - policy.total_window]
+    excess = len(overall) - policy.total
+    if excess >= 0:
+        delay = min(policy.backoff_cap, policy.backoff_base * 2 ** min(excess, 30))
+        wait = max(wait, max(overall) + delay - now)
+    return max(0.0, wait)

@@ -1,7 +1,7 @@
 """The client tokens page: create (shown once), rename, enable, disable, revoke, usage."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from balancer.admin.blueprint import bp
 from balancer.admin.forms import CreateTokenForm, RenameTokenForm
@@ -20,22 +20,23 @@ def _page(form: CreateTokenForm, created: str = "", status: int = 200):
     return render_template(
         "tokens/index.html", form=form, tokens=token_service.list_tokens(),
         usage=token_service.usage_by_client(), created=created, env_names=env_names,
-        open_access=not rt.catalog.auth_required, rename_form=RenameTokenForm()), status
-
-
-#: where a new token waits in the session for the one page that shows it.
-_NEW_TOKEN = "new_client_token"
+        no_token=not rt.catalog.auth_required, open_access=rt.config.OPEN_ACCESS,
+        rename_form=RenameTokenForm()), status
 
 
 @bp.get("/tokens")
 def tokens():
-    """Every client token with its usage in the last 24 hours (and a new one, once)."""
-    return _page(CreateTokenForm(), created=session.pop(_NEW_TOKEN, ""))
+    """Every client token with its usage in the last 24 hours."""
+    return _page(CreateTokenForm())
 
 
 @bp.post("/tokens")
 def tokens_create():
-    """Create a token; the next page shows it, this once (admin pages are never cached)."""
+    """Create a token and show it in this answer, this once.
+
+    The token is in the page and nowhere else: not in the session cookie,
+    which the browser keeps and sends back, and admin pages are never cached.
+    """
     form = CreateTokenForm()
     if not form.validate_on_submit():
         return _page(form, status=400)
@@ -44,11 +45,7 @@ def tokens_create():
     if first:
         flash("From now on the proxy accepts only requests with a client token.", "warning")
     flash(f"Token “{row.name}” created.", "success")
-    # Post/redirect/get: a reload shows the list, it does not create another token.
-    # The token crosses the redirect in the signed session cookie and leaves it on
-    # the next page, which pops it.
-    session[_NEW_TOKEN] = plain
-    return redirect(url_for("admin.tokens"))
+    return _page(CreateTokenForm(formdata=None), created=plain)
 
 
 @bp.post("/tokens/<int:token_id>/rename")
@@ -68,7 +65,7 @@ def token_rename(token_id: int):
 
 @bp.post("/tokens/<int:token_id>/action")
 def token_action(token_id: int):
-    """Enable, disable or revoke; the last token asks first, as without it the proxy is open."""
+    """Enable, disable or revoke; the last token asks first, saying what the proxy does without one."""
     action = request.form.get("action")
     if action not in ACTIONS:
         abort(400, "unknown action")
@@ -78,13 +75,16 @@ def token_action(token_id: int):
     except LookupError:
         abort(404)
     if action != "enable" and request.form.get("confirmed") != "yes" and (
-            action == "revoke" or token_service.leaves_proxy_open(rt, token_id)):
-        return render_template("tokens/confirm.html", row=row, action=action,
-                               opens=token_service.leaves_proxy_open(rt, token_id))
+            action == "revoke" or token_service.is_last_token(rt, token_id)):
+        last = token_service.is_last_token(rt, token_id)
+        return render_template("tokens/confirm.html", row=row, action=action, last=last,
+                               without=token_service.without_tokens(rt))
     if action == "revoke":
         token_service.revoke(rt, token_id)
         flash(f"Token “{row.name}” revoked: requests with it are refused.", "success")
     else:
         token_service.set_enabled(rt, token_id, action == "enable")
         flash(f"Token “{row.name}” {action}d.", "success")
+    if not rt.catalog.auth_required:
+        flash(f"No client token is left: {token_service.without_tokens(rt)}.", "warning")
     return redirect(url_for("admin.tokens"))

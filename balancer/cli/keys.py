@@ -9,8 +9,9 @@ from flask.cli import AppGroup
 
 from balancer import keyshapes
 from balancer.cli.common import _pool, _rt
-from balancer.services import key_ops
+from balancer.services import audit, key_ops
 from balancer.services import keys as key_service
+from balancer.services.key_import import KeyImportError
 
 keys_cli = AppGroup("keys", help="Manage upstream API keys.")
 
@@ -35,7 +36,10 @@ def add(keys, label, group, pool_name):
 @click.option("--pool", "pool_name", help="Pool name (default: the default pool).")
 def import_(source, pool_name):
     """Import keys from FILE (or - for stdin): our JSON export or any text."""
-    result = key_service.import_text(_rt(), source.read(), _pool(pool_name))
+    try:
+        result = key_service.import_text(_rt(), source.read(), _pool(pool_name))
+    except KeyImportError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
 
 
@@ -43,7 +47,10 @@ def import_(source, pool_name):
 @click.option("--reveal", is_flag=True, help="Write the keys themselves, not masked forms.")
 def export(reveal):
     """Print every key as JSON (masked unless --reveal)."""
-    click.echo(json.dumps(key_service.export(_rt(), reveal=reveal), indent=2))
+    doc = key_service.export(_rt(), reveal=reveal)
+    if reveal:
+        audit.keys_exported(doc)
+    click.echo(json.dumps(doc, indent=2))
 
 
 @keys_cli.command("list")

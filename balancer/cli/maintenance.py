@@ -45,6 +45,6 @@ def secrets_rotate():
     from balancer.services import secrets as secrets_service
     result = secrets_service.rotate(_rt())
     click.echo(result.summary())
-    if result.unreadable:
+    if result.unreadable or result.unreadable_hosts:
         raise CliError("some keys could not be decrypted: add the key they were written "
                        "with to ENCRYPTION_OLD_KEYS and run this again")

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from balancer.cli.common import CliError, _rt, _split
 from balancer.services import client_tokens as token_service
+from balancer.services.pools import load_catalog
 
 tokens_cli = AppGroup("tokens", help="Client tokens: who may call the proxy, within which limits.")
 
@@ -95,13 +96,25 @@ def tokens_list(as_json):
 @click.argument("token_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def tokens_revoke(token_id, yes):
-    """Delete a token for good: its clients get 401."""
+    """Delete a token for good: its clients get 401.
+
+    Revoking the last token never opens the proxy: with no token left it serves
+    only callers on this machine (loopback), unless OPEN_ACCESS=true.
+    """
     rt = _rt()
     try:
         row = token_service.get_token(token_id)
     except LookupError as exc:
         raise CliError(str(exc).strip("'\"")) from None
+    load_catalog(rt)  # the command's own process has not read the tokens yet
+    last = token_service.is_last_token(rt, token_id)
     if not yes:
-        click.confirm(f"Revoke token {row.id} ({row.name}) for good?", abort=True)
+        question = f"Revoke token {row.id} ({row.name}) for good? Its clients get 401 from now on."
+        if last:
+            question += f" It is the last token: with none left, {token_service.without_tokens(rt)}."
+        click.confirm(question, abort=True)
     token_service.revoke(rt, token_id)
-    click.echo(f"token {token_id} revoked")
+    click.echo(f"token {token_id} revoked: requests with it get 401 (other workers follow "
+               "within the sync interval)")
+    if not rt.catalog.auth_required:
+        click.echo(f"No client token is left: {token_service.without_tokens(rt)}.")

@@ -32,6 +32,7 @@ from typing import Any, Optional
 
 from balancer.dialects.errors import Untranslatable
 from balancer.dialects.tools import remember
+from balancer.text import quoted
 
 #: Ids Balancer makes for calls Gemini gave no id start so; they never go upstream.
 CALL_ID_PREFIX = "call_bal_"
@@ -87,7 +88,7 @@ def to_contents(messages: Any, names: dict[str, str], *,
         elif role == "assistant":
             _append(contents, "model", _assistant_parts(message, where, names, calls))
         else:
-            raise Untranslatable(f"'{where}.role' {role!r} cannot be translated (system, "
+            raise Untranslatable(f"'{where}.role' {quoted(role)} cannot be translated (system, "
                                  "developer, user, assistant and tool can).", f"{where}.role")
     if results:
         _append(contents, "user", [part for _, part in sorted(results, key=_first)])
@@ -95,7 +96,7 @@ def to_contents(messages: Any, names: dict[str, str], *,
         raise Untranslatable("'messages' needs at least one user or assistant message with "
                              "content.", "messages")
     if gemini3:
-        _sign_current_turn(contents)
+        sign_current_turn(contents)
     return system, contents
 
 
@@ -126,7 +127,7 @@ def _text_parts(content: Any, where: str, kinds: tuple[str, ...]) -> list[dict]:
         kind = part.get("type") if isinstance(part, dict) else None
         text = part.get(kind) if kind in kinds else None
         if not isinstance(text, str):
-            raise Untranslatable(f"'{where}.content[{j}]' of type {kind!r} cannot be "
+            raise Untranslatable(f"'{where}.content[{j}]' of type {quoted(kind)} cannot be "
                                  f"translated here (only {' and '.join(kinds)}).",
                                  f"{where}.content[{j}]")
         if text:
@@ -150,7 +151,7 @@ def _user_parts(content: Any, where: str, gemini3: bool) -> list[dict]:
         elif kind == "file":
             parts.append(_file(part.get("file"), param))
         else:
-            raise Untranslatable(f"'{param}' of type {kind!r} cannot be translated to the "
+            raise Untranslatable(f"'{param}' of type {quoted(kind)} cannot be translated to the "
                                  "Gemini API (text, image_url, input_audio and file can).", param)
     return parts
 
@@ -174,7 +175,7 @@ def _audio(audio: Any, param: str) -> dict:
         raise Untranslatable(f"'{param}.input_audio.data' must be base64 audio.",
                              f"{param}.input_audio.data")
     if fmt not in _AUDIO_FORMATS:
-        raise Untranslatable(f"'{param}.input_audio.format' {fmt!r} is not one of "
+        raise Untranslatable(f"'{param}.input_audio.format' {quoted(fmt)} is not one of "
                              f"{', '.join(_AUDIO_FORMATS)}.", f"{param}.input_audio.format")
     return {"inlineData": {"mimeType": _AUDIO_FORMATS[fmt], "data": data}}
 
@@ -275,7 +276,7 @@ def _tool_result(message: dict, where: str,
                  calls: dict[str, tuple[str, Optional[str], int]]) -> tuple[int, dict]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str) or call_id not in calls:
-        raise Untranslatable(f"'{where}.tool_call_id' {call_id!r} matches no tool call of an "
+        raise Untranslatable(f"'{where}.tool_call_id' {quoted(call_id)} matches no tool call of an "
                              "earlier assistant message.", f"{where}.tool_call_id")
     name, gemini_id, order = calls[call_id]
     text = "".join(p["text"] for p in _text_parts(message.get("content"), where, ("text",)))
@@ -289,7 +290,7 @@ def _tool_result(message: dict, where: str,
     return order, {"functionResponse": response}
 
 
-def _sign_current_turn(contents: list[dict]) -> None:
+def sign_current_turn(contents: list[dict]) -> None:
     """Give the first call of each model step of the current turn a signature if it has none.
 
     The current turn starts after the last user Content with ordinary content (not only

@@ -51,6 +51,7 @@ from balancer.dialects.chat_messages import to_contents
 from balancer.dialects.errors import Untranslatable
 from balancer.dialects.schema import to_response_schema
 from balancer.dialects.tools import declarations, tool_config
+from balancer.text import quoted
 
 _IGNORED = frozenset({"model", "user", "safety_identifier", "metadata", "store", "service_tier",
                       "prompt_cache_key", "prompt_cache_retention", "stream", "stream_options"})
@@ -74,7 +75,7 @@ _NUMBERS = (("temperature", "temperature", float), ("top_p", "topP", float),
 _BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576,
             "xhigh": 24576, "max": 24576}
 #: Thinking levels, lowest first, and the effort each OpenAI value asks for.
-_SCALE = ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
+SCALE = ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
 _EFFORT_LEVEL = {"none": 0, "minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4, "max": 4}
 #: (model name pattern, the levels it takes); the first match wins.
 _MODEL_LEVELS = ((re.compile(r"gemini-3(?:\.0)?-pro"), ("LOW", "HIGH")),
@@ -114,16 +115,16 @@ def to_native(body: dict, *, model: str) -> tuple[dict, ChatContext]:
     for key, value in body.items():
         if value is not None and key not in _HANDLED and key not in _IGNORED \
                 and key not in _REFUSED:
-            raise Untranslatable(f"'{key}' has no counterpart in the Gemini API, so it cannot "
-                                 "be honoured.", key)
+            raise Untranslatable(f"{quoted(key)} has no counterpart in the Gemini API, so it "
+                                 "cannot be honoured.", key)
     for key, why in _REFUSED.items():
         if body.get(key) not in (None, [], {}):
-            raise Untranslatable(f"'{key}': {why}.", key)
+            raise Untranslatable(f"'{key}': {why}.", key)  # a name of our own table
     if body.get("verbosity") not in (None, "medium"):
         raise Untranslatable("'verbosity' has no Gemini counterpart (only 'medium', the "
                              "default, can be honoured).", "verbosity")
     model = model.removeprefix("models/")
-    version = _version(model)
+    version = model_version(model)
     names: dict[str, str] = {}
     system, contents = to_contents(body.get("messages"), names,
                                    gemini3=version is not None and version >= 3)
@@ -161,7 +162,8 @@ def to_native(body: dict, *, model: str) -> tuple[dict, ChatContext]:
     return native, ctx
 
 
-def _version(model: str) -> Optional[float]:
+def model_version(model: str) -> Optional[float]:
+    """The Gemini version in a model name (3.0 for ``gemini-3-pro``), None without one."""
     match = _VERSION.search(model)
     return float(match.group(1)) if match else None
 
@@ -181,8 +183,8 @@ def _google_extras(body: dict) -> tuple[str, dict]:
             raise Untranslatable("'extra_body' must be an object.", "extra_body")
         for key in extra_body:
             if key != "google":
-                raise Untranslatable(f"'extra_body.{key}' has no Gemini counterpart (only "
-                                     "extra_body.google is read).", f"extra_body.{key}")
+                raise Untranslatable(f"{quoted('extra_body.' + key)} has no Gemini counterpart "
+                                     "(only extra_body.google is read).", f"extra_body.{key}")
         nested = extra_body.get("google")
         if not isinstance(nested, dict):
             raise Untranslatable("'extra_body.google' must be an object.", "extra_body.google")
@@ -190,8 +192,9 @@ def _google_extras(body: dict) -> tuple[str, dict]:
         where = "extra_body.google"
     for key in extras:
         if key not in ("thinking_config", "cached_content", "safety_settings"):
-            raise Untranslatable(f"'{where}.{key}' cannot be translated (thinking_config, "
-                                 "cached_content and safety_settings can).", f"{where}.{key}")
+            raise Untranslatable(f"{quoted(where + '.' + key)} cannot be translated "
+                                 "(thinking_config, cached_content and safety_settings can).",
+                                 f"{where}.{key}")
     if "cached_content" in extras and not isinstance(extras["cached_content"], str):
         raise Untranslatable(f"'{where}.cached_content' must be a string.",
                              f"{where}.cached_content")
@@ -227,7 +230,8 @@ def _generation_config(body: dict, version: Optional[float], model: str,
     _response_format(body.get("response_format"), config)
     modalities = body.get("modalities")
     if modalities is not None:
-        if not isinstance(modalities, list) or not set(modalities) <= {"text", "image"}:
+        if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities) \
+                or not set(modalities) <= {"text", "image"}:
             raise Untranslatable("'modalities' may hold only text and image (audio output has "
                                  "no counterpart in the Gemini chat translation).", "modalities")
         if "image" in modalities:
@@ -256,7 +260,7 @@ def _response_format(fmt: Any, config: dict) -> None:
         config["responseMimeType"] = "application/json"
         return
     if kind != "json_schema":
-        raise Untranslatable(f"'response_format.type' {kind!r} is not one of text, "
+        raise Untranslatable(f"'response_format.type' {quoted(kind)} is not one of text, "
                              "json_object, json_schema.", "response_format.type")
     spec = fmt.get("json_schema")
     if not isinstance(spec, dict):
@@ -271,10 +275,11 @@ def _response_format(fmt: Any, config: dict) -> None:
         config["responseJsonSchema"] = schema
 
 
-def _level(wanted: int, model: str) -> str:
-    """The lowest level the model takes at or above ``wanted``, else its highest."""
+def thinking_level(wanted: int, model: str) -> str:
+    """The lowest level the model takes at or above ``wanted`` (an index of ``SCALE``: 0
+    MINIMAL to 4 XHIGH), else its highest."""
     taken = next(levels for pattern, levels in _MODEL_LEVELS if pattern.search(model))
-    for level in _SCALE[wanted:]:
+    for level in SCALE[wanted:]:
         if level in taken:
             return level
     return taken[-1]
@@ -285,10 +290,10 @@ def _thinking(effort: Any, version: Optional[float], model: str,
     config: dict[str, Any] = {}
     if effort is not None:
         if effort not in _BUDGETS:
-            raise Untranslatable(f"'reasoning_effort' {effort!r} is not one of "
+            raise Untranslatable(f"'reasoning_effort' {quoted(effort)} is not one of "
                                  f"{', '.join(_BUDGETS)}.", "reasoning_effort")
         if version is not None and version >= 3:
-            config["thinkingLevel"] = _level(_EFFORT_LEVEL[effort], model)
+            config["thinkingLevel"] = thinking_level(_EFFORT_LEVEL[effort], model)
         elif version is None or version >= 2.5 or effort != "none":
             # Before 2.5 there is no thinking to switch off; asked for, Gemini says so.
             config["thinkingBudget"] = _BUDGETS[effort]
@@ -316,6 +321,7 @@ def _thinking(effort: Any, version: Optional[float], model: str,
                                      f"{where}.include_thoughts")
             config["includeThoughts"] = value
         else:
-            raise Untranslatable(f"'{where}.{key}' cannot be translated (thinking_budget, "
-                                 "thinking_level and include_thoughts can).", f"{where}.{key}")
+            raise Untranslatable(f"{quoted(where + '.' + key)} cannot be translated "
+                                 "(thinking_budget, thinking_level and include_thoughts can).",
+                                 f"{where}.{key}")
     return config

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from balancer.dialects.errors import Untranslatable
+from balancer.text import quoted
 
 _KNOWN = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
 
@@ -48,11 +49,12 @@ def to_native(body: dict, *, model: str) -> tuple[dict, EmbeddingsContext]:
         raise Untranslatable("The request body must be a JSON object.")
     for key in body:
         if key not in _KNOWN:
-            raise Untranslatable(f"'{key}' has no counterpart in Gemini's embeddings API.", key)
+            raise Untranslatable(f"{quoted(key)} has no counterpart in Gemini's embeddings API.",
+                                 key)
     texts = _texts(body.get("input"))
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
-        raise Untranslatable(f"'encoding_format' {encoding!r} is not one of float, base64.",
+        raise Untranslatable(f"'encoding_format' {quoted(encoding)} is not one of float, base64.",
                              "encoding_format")
     dimensions = body.get("dimensions")
     if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)

@@ -49,8 +49,8 @@ reports no tokens); no image at all -> an ``Untranslatable`` quoting the
 ``raiFilteredReason``s (or saying the answer held no prediction).
 
 Both answers: ``{"b64_json"}``, or for ``response_format: url`` ``{"url":
-"data:<mime>;base64,..."}`` (Balancer stores no files to link to, and a ``data:`` URL is
-what a browser or client can show). The body's ``model`` is not read (the caller passes
+"data:<mime>;base64,..."}`` (a ``data:`` URL is what a browser or client can show; a pool
+with an image host replaces it by the host's link afterwards, ``proxy/image_links.py``). The body's ``model`` is not read (the caller passes
 the routed one).
 
 Lossy points (⚠): the text a Gemini model wrote beside its images; exact pixel sizes (the
@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from balancer.dialects.errors import Untranslatable
+from balancer.text import quoted
 
 GENERATE = "generateContent"
 PREDICT = "predict"
@@ -125,15 +126,16 @@ def to_native(body: dict, *, model: str) -> tuple[dict, ImagesContext]:
     what = "Imagen" if imagen else "Gemini image generation"
     for key, value in body.items():
         if key not in _KNOWN:
-            raise Untranslatable(f"'{key}' has no counterpart in {what}.", key)
+            raise Untranslatable(f"{quoted(key)} has no counterpart in {what}.", key)
         if key in harmless and value is not None and value not in harmless[key]:
-            raise Untranslatable(f"'{key}' {value!r} has no counterpart in {what}.", key)
+            raise Untranslatable(f"{quoted(key)} {quoted(value)} has no counterpart in {what}.",
+                                 key)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise Untranslatable("'prompt' must be a non-empty string.", "prompt")
     fmt = body.get("response_format")
     if fmt not in (None, "b64_json", "url"):
-        raise Untranslatable(f"'response_format' {fmt!r} is not one of b64_json, url.",
+        raise Untranslatable(f"'response_format' {quoted(fmt)} is not one of b64_json, url.",
                              "response_format")
     n = body.get("n")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -164,7 +166,7 @@ def _predict_body(body: dict, prompt: str, n: int) -> dict:
         ratio, longest = size
         params["aspectRatio"] = ratio
         if longest > 2048:
-            raise Untranslatable(f"'size' {body['size']!r} is larger than Imagen draws (2K, "
+            raise Untranslatable(f"'size' {quoted(body['size'])} is larger than Imagen draws (2K, "
                                  "2048 pixels on the longest side).", "size")
         if longest > _OPENAI_LONGEST:
             params["sampleImageSize"] = "2K"
@@ -205,11 +207,11 @@ def _size(size: Any, ratios: tuple[tuple[float, str], ...],
     except ValueError:
         width = height = 0
     if width <= 0 or height <= 0:
-        raise Untranslatable(f"'size' {size!r} is not WIDTHxHEIGHT or auto.", "size")
+        raise Untranslatable(f"'size' {quoted(size)} is not WIDTHxHEIGHT or auto.", "size")
     wanted = width / height
     ratio, name = min(ratios, key=lambda pair: abs(pair[0] - wanted))
     if abs(ratio - wanted) / wanted > 0.05:
-        raise Untranslatable(f"'size' {size!r} has no {who} aspect ratio near it ({who} "
+        raise Untranslatable(f"'size' {quoted(size)} has no {who} aspect ratio near it ({who} "
                              f"offers {', '.join(n for _, n in ratios)}).", "size")
     return name, max(width, height)
 

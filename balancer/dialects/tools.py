@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from balancer.dialects.errors import Untranslatable
 from balancer.dialects.schema import to_parameters
+from balancer.text import quoted
 
 _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _INVALID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -54,7 +55,7 @@ def declarations(tools: Any, names: dict[str, str]) -> list[dict]:
         where = f"tools[{i}]"
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind != "function":
-            raise Untranslatable(f"'{where}.type' is {kind!r}: only function tools can be "
+            raise Untranslatable(f"'{where}.type' is {quoted(kind)}: only function tools can be "
                                  "translated to the Gemini API.", f"{where}.type")
         function = tool.get("function")
         name = function.get("name") if isinstance(function, dict) else None
@@ -90,7 +91,7 @@ def tool_config(choice: Any) -> Optional[dict]:
     modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
     if isinstance(choice, str):
         if choice not in modes:
-            raise Untranslatable(f"'tool_choice' {choice!r} is not one of none, auto, "
+            raise Untranslatable(f"'tool_choice' {quoted(choice)} is not one of none, auto, "
                                  "required.", "tool_choice")
         return {"functionCallingConfig": {"mode": modes[choice]}}
     kind = choice.get("type") if isinstance(choice, dict) else None
@@ -109,7 +110,7 @@ def tool_config(choice: Any) -> Optional[dict]:
         # VALIDATED: text or calls, calls limited to the names; ANY: calls only.
         return {"functionCallingConfig": {"mode": "VALIDATED" if mode == "auto" else "ANY",
                                           "allowedFunctionNames": allowed_names}}
-    raise Untranslatable(f"'tool_choice' of type {kind!r} cannot be translated to the Gemini "
+    raise Untranslatable(f"'tool_choice' of type {quoted(kind)} cannot be translated to the Gemini "
                          "API (function and allowed_tools can).", "tool_choice")
 
 

@@ -17,6 +17,8 @@ from balancer.keypool.days import pacific_day
 from balancer.keypool.pool import KeyPool
 from balancer.keypool.records import KeyRecord, KeyStatus, ModelState, Transition, TransitionKind
 from balancer.models import ApiKey, KeyEvent, KeyModelState
+from balancer.models.fit import fit, shortest
+from balancer.text import clean
 from balancer.models.types import from_epoch, to_epoch
 from balancer.models.upsert import upsert
 
@@ -113,27 +115,44 @@ _EVENT_KINDS = {TransitionKind.COOLDOWN, TransitionKind.EJECT, TransitionKind.DI
                 TransitionKind.RESTORE}
 
 
+_EVENT = KeyEvent.__table__.c
+_STATE = KeyModelState.__table__.c
+_KEY = ApiKey.__table__.c
+#: A model name (the client's choice) is stored in both; cut to the shorter once.
+MODEL_LENGTH = shortest((_EVENT.model, _STATE.model))
+
+
 def persist(session: Session, transitions: list[Transition]) -> None:
-    """Write transitions: model states upserted, key status updated, events logged."""
+    """Write transitions: model states upserted, key status updated, events logged.
+
+    Text is fitted to its columns first (``balancer.models.fit``): the model name
+    comes from a client, and one row the database refuses fails the whole batch.
+    """
     states: dict[tuple[int, str], ModelState] = {}
     keys: dict[int, KeyRecord] = {}
     events = []
     for t in transitions:
         if t.model_state is not None:
-            states[(t.model_state.key_id, t.model_state.model)] = t.model_state
+            # Keyed by the name as stored: two names alike in their first characters
+            # are one row, and one upsert must not name a row twice.
+            states[(t.model_state.key_id, clean(t.model_state.model, MODEL_LENGTH))] = t.model_state
         if t.key is not None:
             keys[t.key.id] = t.key
         if t.kind in _EVENT_KINDS:
-            events.append({"created_at": from_epoch(t.at), "key_id": t.key_id, "model": t.model,
-                           "event": t.kind.value, "reason": (t.reason or "")[:512] or None,
+            model = None if t.model is None else clean(t.model, MODEL_LENGTH)
+            events.append({"created_at": from_epoch(t.at), "key_id": t.key_id, "model": model,
+                           "event": fit(_EVENT.event, t.kind.value),
+                           "reason": fit(_EVENT.reason, t.reason or "") or None,
                            "until": from_epoch(t.until)})
     live = set(session.scalars(sa.select(ApiKey.id).where(
         ApiKey.id.in_({k for k, _ in states} | set(keys)))))
-    rows = [{"key_id": s.key_id, "model": s.model[:128], "cooldown_until": from_epoch(s.cooldown_until),
-             "reason": s.reason[:64] or None, "consecutive_failures": s.consecutive_failures,
+    rows = [{"key_id": key_id, "model": model, "cooldown_until": from_epoch(s.cooldown_until),
+             "reason": fit(_STATE.reason, s.reason) or None,
+             "consecutive_failures": s.consecutive_failures,
              "ejections": s.ejections, "rate_limit_streak": s.rate_limit_streak,
-             "last_error": s.last_error[:512] or None, "updated_at": from_epoch(s.updated_at)}
-            for s in states.values() if s.key_id in live]
+             "last_error": fit(_STATE.last_error, s.last_error) or None,
+             "updated_at": from_epoch(s.updated_at)}
+            for (key_id, model), s in states.items() if key_id in live]
     upsert(session, KeyModelState.__table__, rows, conflict=("key_id", "model"),
            replace=("cooldown_until", "reason", "consecutive_failures", "ejections",
                     "rate_limit_streak", "last_error", "updated_at"), newer="updated_at")
@@ -145,8 +164,9 @@ def persist(session: Session, transitions: list[Transition]) -> None:
         session.execute(sa.update(ApiKey).where(
             ApiKey.id == rec.id, ApiKey.updated_at <= from_epoch(rec.updated_at)).values(
             status=rec.status.value, enabled=rec.enabled,
-            disabled_reason=rec.disabled_reason[:512] or None,
-            last_error=rec.disabled_reason[:512] or None if rec.status is KeyStatus.DISABLED else ApiKey.last_error,
+            disabled_reason=fit(_KEY.disabled_reason, rec.disabled_reason) or None,
+            last_error=(fit(_KEY.last_error, rec.disabled_reason) or None)
+            if rec.status is KeyStatus.DISABLED else ApiKey.last_error,
             updated_at=from_epoch(rec.updated_at)))
     if events:
         session.execute(sa.insert(KeyEvent), events)

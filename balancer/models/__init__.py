@@ -8,7 +8,9 @@ from balancer.models.pool import Pool
 from balancer.models.prompt import SavedPrompt
 from balancer.models.rollup import UsageDay, UsageHistogram, UsageHour
 from balancer.models.setting import Setting
+from balancer.models.signin import AdminSession, SigninFailure
+from balancer.models.stored_response import StoredResponse
 
-__all__ = ["ApiKey", "AuditEvent", "ClientToken", "ClientUsage", "KeyEvent", "KeyModelState", "KeyUsage", "Pool", "RequestLog",
-           "ResourceOwner", "SavedPrompt", "Setting", "UsageBucket",
+__all__ = ["AdminSession", "ApiKey", "AuditEvent", "ClientToken", "ClientUsage", "KeyEvent", "KeyModelState", "KeyUsage", "Pool", "RequestLog",
+           "ResourceOwner", "SavedPrompt", "Setting", "SigninFailure", "StoredResponse", "UsageBucket",
            "UsageDay", "UsageHistogram", "UsageHour"]

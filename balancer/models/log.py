@@ -65,12 +65,12 @@ class KeyEvent(db.Model):
 
 
 class UsageBucket(db.Model):
-    """Counts per minute, key, model, client and outcome class: charts read these."""
+    """Counts per minute, key, model, client, API dialect and outcome class: charts read these."""
 
     __tablename__ = "usage_buckets"
     __table_args__ = (
-        sa.UniqueConstraint("minute", "pool_id", "key_id", "model", "client_id", "status_class",
-                            name="uq_usage_buckets_dims"),
+        sa.UniqueConstraint("minute", "pool_id", "key_id", "model", "client_id", "api_format",
+                            "status_class", name="uq_usage_buckets_dims"),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
@@ -80,6 +80,9 @@ class UsageBucket(db.Model):
     key_id: so.Mapped[int] = so.mapped_column(default=0)
     model: so.Mapped[str] = so.mapped_column(sa.String(128), default="")
     client_id: so.Mapped[int] = so.mapped_column(default=0)
+    #: The client's API dialect, as ``RequestLog.api_format``; "" for minutes counted
+    #: before buckets kept it.
+    api_format: so.Mapped[str] = so.mapped_column(sa.String(16), default="")
     status_class: so.Mapped[str] = so.mapped_column(sa.String(16))
     count: so.Mapped[int] = so.mapped_column(default=0)
     tokens_in: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)

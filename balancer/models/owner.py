@@ -1,7 +1,8 @@
 """Which key created an upstream file or cached content.
 
 Gemini keeps files and cached contents per Google project, so only the key
-that created one can use it. The row lives as long as the resource does.
+that created one can use it; and only the client token that created it may
+see or use it through Balancer. The row lives as long as the resource does.
 """
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ class ResourceOwner(db.Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     key_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    #: the managed client token that created it (None: a token from the environment,
+    #: open access, or a row from before owners were recorded). Not a foreign key:
+    #: a revoked token's files stay closed to everyone rather than lose their owner.
+    client_id: so.Mapped[Optional[int]] = so.mapped_column()
+    #: who may see and use it: ``crypto.owner_tag`` of the creating token, or
+    #: ``anonymous``; None (rows from before owners were recorded): every client.
+    client_tag: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32), index=True)
     #: the resource as the upstream last described it (listed by ``GET files``).
     resource: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
     #: when the upstream deletes it (a file's expirationTime, a cache's expireTime).

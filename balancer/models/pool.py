@@ -39,6 +39,9 @@ class Pool(db.Model):
     #: options added to requests that do not set them (services/request_defaults.py):
     #: safety settings, thinking budgets per model, extra upstream headers.
     request_defaults: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON, default=dict)
+    #: where generated images are uploaded (proxy/image_links.py): ``{"kind", "base_url",
+    #: "token"}``, the token encrypted like the keys; None: images stay inline.
+    image_host: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

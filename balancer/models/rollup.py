@@ -2,8 +2,8 @@
 
 The statistics page reads these instead of the request log or the minute
 buckets when a range is long. Hour and day rows are *marginal* rollups: one row
-per period and one value of one dimension (all traffic, a pool, a key, a model
-or a client), with the outcome classes as count columns. A full cross product
+per period and one value of one dimension (all traffic, a pool, a key, a model,
+a client or an API dialect), with the outcome classes as count columns. A full cross product
 of the dimensions would hold about as many rows as the request log on a busy
 install (every request picks another key), and no long range would stay fast;
 one dimension at a time keeps a 30-day breakdown by key to 30 x keys rows.
@@ -38,8 +38,9 @@ SUMS: tuple[str, ...] = ("count",) + OUTCOME_COLUMNS + (
     "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum") + LATENCY_BINS + TTFB_BINS
 
 #: What a rollup row is about; ``subject`` is "" for "all", the id as text for
-#: pool, key and client, the model name for "model".
-DIMENSIONS: tuple[str, ...] = ("all", "pool", "key", "model", "client")
+#: pool, key and client, the model name for "model", the client's API dialect
+#: (``RequestLog.api_format``: "openai", "gemini", "anthropic", "responses") for "api".
+DIMENSIONS: tuple[str, ...] = ("all", "pool", "key", "model", "client", "api")
 
 
 def bin_of(ms: Optional[int]) -> int:
@@ -78,12 +79,13 @@ def _histogram_table() -> sa.Table:
         sa.Column("key_id", sa.Integer, nullable=False, default=0),
         sa.Column("model", sa.String(128), nullable=False, default=""),
         sa.Column("client_id", sa.Integer, nullable=False, default=0),
+        sa.Column("api_format", sa.String(16), nullable=False, default=""),
     ]
     columns += [sa.Column(c, sa.Integer, nullable=False, default=0)
                 for c in LATENCY_BINS + TTFB_BINS]
     return sa.Table(
         "usage_histograms", db.metadata, *columns,
-        sa.UniqueConstraint("minute", "pool_id", "key_id", "model", "client_id",
+        sa.UniqueConstraint("minute", "pool_id", "key_id", "model", "client_id", "api_format",
                             name="uq_usage_histograms_dims"),
     )
 

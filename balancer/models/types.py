@@ -54,3 +54,6 @@ def to_epoch(value: Optional[datetime]) -> Optional[float]:
 
 #: 64-bit ids for high-volume tables; SQLite only autoincrements INTEGER.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+#: Text of any length: MySQL's and MariaDB's TEXT stops at 64 KiB, so they get LONGTEXT.
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Callable
 
 from flask import Blueprint, Response, current_app, request
 
 from balancer.proxy import affinity
 from balancer.proxy.affinity import CACHE_NAME
+from balancer.proxy.auth import ANONYMOUS
+from balancer.proxy.body import read_body
 from balancer.proxy.errors import google_error
 from balancer.proxy.files_routes import API_VERSION, listing, pinned_call
 from balancer.proxy.call import Answer, ProxyCall
@@ -20,7 +23,8 @@ from balancer.proxy.forward import forward
 from balancer.proxy.gemini_routes import prepare
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
-from balancer.runtime import Runtime
+from balancer.runtime import ClientInfo, Runtime
+from balancer.text import quoted
 
 bp = Blueprint("gemini_caches", __name__)
 
@@ -35,15 +39,18 @@ def cache_name(cache_id: str) -> str:
     """``cachedContents/{id}`` from a path segment, or BadRequest."""
     name = f"cachedContents/{cache_id}"
     if not CACHE_NAME.fullmatch(name):
-        raise BadRequest(f"Invalid cached content name {name[:80]!r}.")
+        raise BadRequest(f"Invalid cached content name {quoted(name)}.")
     return name
 
 
-def _record(answer: Answer) -> None:
-    parsed = answer.parsed
-    if isinstance(parsed, dict) and isinstance(parsed.get("name"), str) \
-            and CACHE_NAME.fullmatch(parsed["name"]):
-        _runtime().owners.record(parsed["name"], answer.key_id, parsed)
+def _recorder(client: ClientInfo) -> Callable[[Answer], None]:
+    """Notes the new cache's key and client (``services/owners.py``)."""
+    def record(answer: Answer) -> None:
+        parsed = answer.parsed
+        if isinstance(parsed, dict) and isinstance(parsed.get("name"), str) \
+                and CACHE_NAME.fullmatch(parsed["name"]):
+            _runtime().owners.record(parsed["name"], answer.key_id, parsed, client)
+    return record
 
 
 @bp.post("/cachedContents")
@@ -55,25 +62,26 @@ def create_cache():
         return prepared
     rt, client, pool = prepared
     try:
-        raw = request.get_data(cache=False)
+        raw = read_body(rt.body_slots, client)
         body = json_object(raw)
         model = check_model(body.get("model"), "model").removeprefix("models/")
-        pin = affinity.pin_for(rt, raw, body)
+        pin = affinity.pin_for(rt, raw, body, client)
         if pin is not None:
             pool = affinity.pool_of_pin(rt, pin)
         else:
             chosen = route_model(rt.catalog, model, "gemini")
             pool, model = chosen.pool, chosen.model
         if pool.kind != "gemini":
-            raise BadRequest(f"Model {model} is served by pool '{pool.name}', which is not a "
-                             "Gemini pool; cached contents are Gemini's.")
+            raise BadRequest(f"Model {quoted(model)} is served by pool '{pool.name}', which is "
+                             "not a Gemini pool; cached contents are the Gemini API's (Vertex AI "
+                             "express mode has none).")
         body["model"] = f"models/{model}"
     except BadRequest as exc:
         return reject(rt, route, google_error(exc.status, str(exc)), client, api_format="gemini")
     call = ProxyCall(route=route, method="POST", path="cachedContents", model=model,
                      body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
                      client=client, api_format="gemini", api_version=API_VERSION, pin=pin,
-                     on_answer=_record, empty_ok=True)
+                     on_answer=_recorder(client), empty_ok=True)
     return forward(rt, pool, call)
 
 
@@ -89,7 +97,7 @@ def _one(route: str, method: str, cache_id: str, with_body: bool = False) -> Res
         name = cache_name(cache_id)
         body, query = None, {}
         if with_body:
-            raw = request.get_data(cache=False)
+            raw = read_body(rt.body_slots, ANONYMOUS)
             json_object(raw)
             body = raw
             mask = request.args.get("updateMask")

@@ -49,6 +49,20 @@ class ProxyCall:
     on_answer: Optional[Callable[["Answer"], Optional[bytes]]] = None
     #: the client speaks another API than the upstream: how its answer is translated.
     translation: Optional[Translation] = None
+    #: the Content-Type of the answer the client gets, when not the upstream's (the
+    #: audio a translation makes of a JSON answer).
+    answer_type: Optional[str] = None
+    #: the 2xx answer is bytes (audio), not JSON: relayed as it is, with the upstream's
+    #: Content-Type; only an empty one is no answer.
+    binary: bool = False
+    #: the client asked for a stream, the upstream is asked for the whole answer (a pool's
+    #: ``fake_stream``), which then reaches the client in its stream framing.
+    fake_stream: bool = False
+
+    @property
+    def streams_to_client(self) -> bool:
+        """Whether the client gets a stream (real or made of a whole answer)."""
+        return self.stream or self.fake_stream
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class Answer:
     parsed: Any
     #: headers to add to the client's response.
     headers: dict = field(default_factory=dict)
+    #: the answer as it would go to the client (translated, when the client speaks another API).
+    body: bytes = b""
 
 
 @dataclass(frozen=True)

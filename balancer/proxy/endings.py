@@ -49,6 +49,15 @@ class Endings:
         return self._finish(self.fmt.error(400, exc.message, param=exc.param,
                                            code="untranslatable_answer"))
 
+    def too_large(self, lease: Lease, limit: int) -> Response:
+        """The upstream's whole answer is larger than Balancer relays: a 502 saying so."""
+        message = (f"The upstream's answer is larger than {limit // (1 << 20) or 1} MiB, the "
+                   "most Balancer relays whole; ask for less, or stream the answer.")
+        r = self.record
+        r.key_id, r.status = lease.key_id, 502
+        r.error_class, r.error_message = rec.UPSTREAM_ERROR, message
+        return self._finish(self.fmt.error(502, message, code="upstream_answer_too_large"))
+
     def no_key(self, state: Attempts, exc: NoKeyAvailable) -> Response:
         """No (further) key can serve: 429 or 503 with Retry-After, saying why."""
         last = state.last
@@ -107,3 +116,13 @@ def reject(rt: Runtime, route: str, out: Response, client: Optional[ClientInfo] 
                            error_message=message)
     return finish_record(rt, record, time.perf_counter(), out)
 
+
+
+def answered_here(rt: Runtime, route: str, out: Response, client: ClientInfo, *, api_format: str,
+                  pool_id: Optional[int], model: Optional[str]) -> Response:
+    """Log a request Balancer answered itself, without an upstream call (an estimate):
+    no key and no tokens spent."""
+    record = RequestRecord(at=rt.clock(), api_format=api_format, route=route, model=model,
+                           pool_id=pool_id, client_id=client.id, client_name=client.name,
+                           status=out.status_code)
+    return finish_record(rt, record, time.perf_counter(), out)

@@ -7,6 +7,9 @@ from typing import Optional
 
 from flask import Response
 
+from balancer.dialects.anthropic_errors import error_body
+from balancer.text import clean
+
 #: OpenAI error ``type`` per status, for Balancer's own errors.
 _OPENAI_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -20,8 +23,9 @@ def openai_error(status: int, message: str, *, code: Optional[str] = None,
                  param: Optional[str] = None, retry_after: Optional[float] = None,
                  headers: Optional[dict] = None) -> Response:
     """A JSON response in OpenAI's ``{"error": {...}}`` envelope."""
+    # ``param`` names a field, often the client's own: bounded and clean like a message.
     body = {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
-                      "param": param, "code": code}}
+                      "param": None if param is None else clean(param, 200), "code": code}}
     resp = Response(json.dumps(body), status=status, mimetype="application/json")
     if retry_after is not None:
         resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
@@ -46,6 +50,18 @@ def google_error(status: int, message: str, *, retry_after: Optional[float] = No
     resp = Response(json.dumps(body), status=status, mimetype="application/json")
     if retry_after is not None:
         resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return resp
+
+
+def anthropic_error(status: int, message: str, *, retry_after: Optional[float] = None,
+                    headers: Optional[dict] = None) -> Response:
+    """A JSON response in Anthropic's ``{"type": "error", "error": {"type", "message"}}``."""
+    resp = Response(json.dumps(error_body(status, message)), status=status,
+                    mimetype="application/json")
+    if retry_after is not None:
+        resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
     return resp
 
 

@@ -5,9 +5,12 @@ start``) on a key the rotation picks. The upstream answers the URL the bytes
 go to; the client gets Balancer's own URL instead, whose ``upload_id`` is a
 signed token naming the key and the upstream's upload. The SDK sends the
 chunks there without its API key (an upload URL is its own credential), so
-the signature is what lets them through. The final chunk's answer names the
-file, and the key that made it is recorded (``services/owners.py``): later
-calls that use the file are served by that key.
+the signature is what lets them through. It names the client token that
+started the upload too: each chunk is that token's request (its limits, its
+log line), and once the token is revoked or disabled the URL answers 404.
+The final chunk's answer names the file, and the key and client that made it
+are recorded (``services/owners.py``): later calls that use the file are served
+by that key, and only that client may see or use it.
 """
 from __future__ import annotations
 
@@ -18,15 +21,18 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, jsonify, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from balancer.proxy.affinity import FILE_NAME, pool_of_pin
+from balancer.proxy.affinity import FILE_NAME, not_found, pool_of_pin
+from balancer.proxy.auth import ANONYMOUS, anonymous_allowed
+from balancer.proxy.body import read_body
 from balancer.proxy.errors import google_error
 from balancer.proxy.call import Answer, Pin, ProxyCall
 from balancer.proxy.endings import reject
 from balancer.proxy.forward import forward
 from balancer.proxy.gemini_routes import prepare
 from balancer.proxy.validate import BadRequest, json_object
-from balancer.runtime import ClientInfo, Runtime
+from balancer.runtime import ANONYMOUS_OWNER, ClientInfo, Runtime
 from balancer.services import owners
+from balancer.text import quoted
 
 bp = Blueprint("gemini_files", __name__)
 upload_bp = Blueprint("gemini_upload", __name__)
@@ -48,15 +54,16 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _bad(rt: Runtime, route: str, exc: BadRequest, client: Optional[ClientInfo] = None) -> Response:
-    return reject(rt, route, google_error(exc.status, str(exc)), client, api_format="gemini")
+    return reject(rt, route, google_error(exc.status, str(exc), retry_after=exc.retry_after),
+                  client, api_format="gemini")
 
 
 def file_name(file_id: str) -> str:
     """``files/{id}`` from a path segment, or BadRequest."""
     name = f"files/{file_id}"
     if not FILE_NAME.fullmatch(name):
-        raise BadRequest(f"Invalid file name {name[:60]!r}: expected files/ followed by lower-case "
-                         "letters, digits and dashes.")
+        raise BadRequest(f"Invalid file name {quoted(name, 60)}: expected files/ followed by "
+                         "lower-case letters, digits and dashes.")
     return name
 
 
@@ -72,7 +79,7 @@ def page_args(default: int = 10, maximum: int = 100) -> tuple[int, Optional[int]
 
 
 def listing(route: str, kind: str) -> Response:
-    """The live files or caches Balancer created, newest first."""
+    """The live files or caches the caller created through Balancer, newest first."""
     prepared = prepare(route)
     if isinstance(prepared, Response):
         return prepared
@@ -81,7 +88,7 @@ def listing(route: str, kind: str) -> Response:
         size, after = page_args()
     except BadRequest as exc:
         return _bad(rt, route, exc, client)
-    items, next_after = owners.listed(kind, size, after)
+    items, next_after = owners.listed(kind, client, size, after)
     body: dict = {kind: items} if items else {}
     if next_after is not None:
         body["nextPageToken"] = str(next_after)
@@ -98,14 +105,11 @@ def pinned_call(route: str, method: str, name: str, body: Optional[bytes] = None
     if isinstance(prepared, Response):
         return prepared
     rt, client, _pool = prepared
-    key_id = rt.owners.owner(name)
-    if key_id is None:
-        kind = "File" if name.startswith("files/") else "Cached content"
-        return reject(rt, route, google_error(
-            404, f"{kind} {name} is not known to Balancer: it was not created through "
-                 "Balancer, or it has expired."), client, api_format="gemini")
-    pin = Pin(key_id, name)
+    owner = rt.owners.owner(name)
     try:
+        if owner is None or not owner.open_to(client):
+            raise not_found(name)  # another client's: as if it did not exist
+        pin = Pin(owner.key_id, name)
         pool = pool_of_pin(rt, pin)
     except BadRequest as exc:
         return _bad(rt, route, exc, client)
@@ -137,7 +141,7 @@ def upload():
     rt, client, pool = prepared
     try:
         headers = _start_headers()
-        raw = request.get_data(cache=False)
+        raw = read_body(rt.body_slots, client)
         if raw:
             json_object(raw)
     except BadRequest as exc:
@@ -148,7 +152,7 @@ def upload():
         if upstream:
             parts = urlsplit(upstream)
             token = _signer().dumps({"k": answer.key_id, "u": f"{parts.path}?{parts.query}",
-                                     "c": client.id, "n": client.name})
+                                     "o": client.owner})
             answer.headers["X-Goog-Upload-URL"] = (
                 f"{request.base_url}?upload_id={token}&upload_protocol=resumable")
         _copy_upload_headers(answer)
@@ -187,8 +191,10 @@ def _chunk(token: str) -> Response:
     try:
         data = _signer().loads(token, max_age=UPLOAD_TOKEN_MAX_AGE)
         key_id, upstream_path = int(data["k"]), str(data["u"])
-        client = ClientInfo(data.get("c"), str(data.get("n") or "anonymous"))
+        client = _uploader(rt, str(data["o"]))
     except (BadSignature, KeyError, TypeError, ValueError):
+        client = None
+    if client is None:
         return reject(rt, route, google_error(
             404, "Unknown or expired upload: start the upload again."), api_format="gemini")
     try:
@@ -200,6 +206,8 @@ def _chunk(token: str) -> Response:
             raise BadRequest("'X-Goog-Upload-Offset' must be a byte offset.")
         pin = Pin(key_id, "this upload")
         pool = pool_of_pin(rt, pin)
+        # Uploads have a limit of their own, larger than MAX_REQUEST_MB (MAX_UPLOAD_MB).
+        body = read_body(rt.body_slots, client, rt.config.MAX_UPLOAD_BYTES)
     except BadRequest as exc:
         return _bad(rt, route, exc, client)
 
@@ -208,14 +216,23 @@ def _chunk(token: str) -> Response:
         resource = answer.parsed.get("file") if isinstance(answer.parsed, dict) else None
         if isinstance(resource, dict) and isinstance(resource.get("name"), str) \
                 and FILE_NAME.fullmatch(resource["name"]):
-            rt.owners.record(resource["name"], answer.key_id, resource)
+            rt.owners.record(resource["name"], answer.key_id, resource, client)
 
     call = ProxyCall(route=route, method="POST", path=upstream_path.lstrip("/"), model=None,
-                     body=request.get_data(cache=False), client=client, api_format="gemini",
+                     body=body, client=client, api_format="gemini",
                      api_version="", pin=pin, empty_ok=True, on_answer=note_file,
                      headers={"X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": offset,
                               "Content-Type": request.content_type or "application/octet-stream"})
     return forward(rt, pool, call)
+
+
+def _uploader(rt: Runtime, owner: str) -> Optional[ClientInfo]:
+    """The client that started an upload, as the catalog knows it now (with its
+    limits); None once its token is revoked or disabled. An upload started without a
+    token goes on only as long as such a caller would still be served."""
+    if owner == ANONYMOUS_OWNER:
+        return ANONYMOUS if anonymous_allowed(request, rt) else None
+    return rt.catalog.client_owning(owner)
 
 
 def _copy_upload_headers(answer: Answer) -> None:

@@ -6,6 +6,7 @@ success, how to shape errors for the client, and how to watch a stream.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import TYPE_CHECKING, Any, Mapping, Optional
@@ -14,10 +15,10 @@ from urllib.parse import urlencode
 from flask import Response
 
 from balancer.keypool.outcome import Verdict
-from balancer.proxy import gemini_stream
+from balancer.proxy import gemini_stream, whole_stream
 from balancer.proxy.errors import google_error, openai_error, openai_stream_error
 from balancer.proxy.sse import OpenAIStreamTap, leading_error, usage_tokens
-from balancer.proxy.tap import Tap
+from balancer.proxy.tap import EVENT_TOO_LARGE, Tap
 from balancer.upstream import gemini, gemini_layers
 from balancer.upstream.providers import Provider, openai_error_from_upstream
 from balancer.upstream.sanitize import redact
@@ -93,6 +94,25 @@ class ApiFormat:
         """The content type of a relayed stream."""
         return "text/event-stream"
 
+    def late_error(self, call: "ProxyCall", out: Response) -> bytes:
+        """An error answer that came after keep-alives had already opened the client's
+        200 stream: the event that ends the stream so the client's SDK raises with it.
+
+        OpenAI's and Gemini's SSE clients both read ``data: {"error": ...}``, the
+        envelope their error bodies already have.
+        """
+        err = error_object(out)
+        return b"data: " + json.dumps({"error": err}).encode() + b"\n\n"
+
+    def unstreamed(self, call: "ProxyCall") -> "ProxyCall":
+        """A stream call asking upstream for the whole answer instead (``fake_stream``)."""
+        body = whole_stream.unstreamed_chat_body(call.body) if call.body else call.body
+        return dataclasses.replace(call, stream=False, fake_stream=True, body=body)
+
+    def stream_event(self, parsed: Any, call: "ProxyCall") -> bytes:
+        """A whole answer as the upstream stream this call's tap reads."""
+        return whole_stream.chat_events(parsed)
+
 
 class GeminiFormat(ApiFormat):
     """Gemini's own API (generateContent, streamGenerateContent, ...)."""
@@ -100,7 +120,7 @@ class GeminiFormat(ApiFormat):
     name = "gemini"
 
     def url(self, provider: Provider, base: str, call: "ProxyCall") -> str:
-        return _with_query(gemini.native_url(base, call.api_version, call.path), call.query)
+        return _with_query(provider.native_url(base, call.api_version, call.path), call.query)
 
     def auth_headers(self, provider: Provider, key: str) -> dict:
         return gemini.native_headers(key)
@@ -146,10 +166,40 @@ class GeminiFormat(ApiFormat):
         return _GEMINI_ANSWER.search(start) is not None
 
     def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
+        if reason == EVENT_TOO_LARGE:
+            return tap.error_tail(message, 502, "UNAVAILABLE")  # type: ignore[attr-defined]
         return tap.error_tail(message)  # type: ignore[attr-defined]
 
     def stream_mimetype(self, call: "ProxyCall") -> str:
         return "text/event-stream" if call.framing == "sse" else "application/json"
+
+    def unstreamed(self, call: "ProxyCall") -> "ProxyCall":
+        path, query = whole_stream.unstreamed_gemini_path(call.path, call.query)
+        return dataclasses.replace(call, stream=False, fake_stream=True, path=path, query=query)
+
+    def stream_event(self, parsed: Any, call: "ProxyCall") -> bytes:
+        return whole_stream.gemini_event(parsed, call.framing)
+
+
+def error_object(out: Response) -> dict:
+    """The ``error`` object of an error response in any dialect's envelope."""
+    try:
+        body = json.loads(out.get_data() or b"null")
+    except ValueError:
+        body = None
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("message"):
+        return err
+    return {"code": out.status_code, "message": f"The upstream answered {out.status_code}."}
+
+
+def late_error_event(fmt: ApiFormat, call: "ProxyCall", out: Response) -> bytes:
+    """``late_error`` for a dialect with its own stream events: the end a fresh tap of
+    the call's translation gives a broken stream (Anthropic's ``event: error``, the
+    Responses API's ``response.failed``)."""
+    err = error_object(out)
+    code = err.get("code") or err.get("type") or err.get("status") or "upstream_error"
+    return fmt.stream_error(fmt.new_tap(call), str(err["message"]), str(code))
 
 
 #: Marks of an answer in a stream's bytes (a cheap search; a full parse is not needed

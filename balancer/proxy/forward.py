@@ -17,17 +17,18 @@ from balancer.dialects.errors import Untranslatable
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease, NoKeyAvailable
 from balancer.keypool.retry import is_retry
-from balancer.proxy import endings
+from balancer.proxy import endings, keepalive
 from balancer.proxy.call import Answer, Attempts, ProxyCall
 from balancer.proxy.formats import FORMATS, ApiFormat
 from balancer.proxy.relay import StreamRelay, finish_record, in_band_verdict
 from balancer.proxy.validate import health_model
 from balancer.runtime import PoolInfo, Runtime
 from balancer.telemetry.record import RequestRecord
-from balancer.upstream.errors import UpstreamError
+from balancer.upstream.errors import AnswerTooLarge, UpstreamError
 from balancer.upstream.network import classify_exception
 from balancer.upstream.providers import PROVIDERS, Provider
 from balancer.upstream.transport import UpstreamResponse
+from balancer.upstream.vertex import Unsupported
 
 SUCCESS = Verdict(Outcome.SUCCESS, status=200)
 #: Bytes of a stream's start held back while it carries no answer yet.
@@ -36,10 +37,18 @@ MAX_OPENING = 256 * 1024
 
 def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
     """Serve ``call`` from ``pool`` within its client's limits."""
+    fmt = FORMATS[call.api_format]
+    try:
+        fmt.url(PROVIDERS[pool.kind], pool.base_url, call)
+    except Unsupported as exc:
+        # A call this pool's upstream has no counterpart for (Vertex AI express mode
+        # offers generation and token counting only): the caller's to change.
+        return endings.reject(rt, call.route, fmt.error(400, f"Pool '{pool.name}': {exc}"),
+                              call.client, stream=call.stream,
+                              api_format=getattr(fmt, "client_api", call.api_format))
     limits = rt.limits
     if limits is None or not call.client.limited:
         return _serve(rt, pool, call, None)
-    fmt = FORMATS[call.api_format]
     refusal = limits.admit(call.client, call.model, len(call.body or b""))
     if refusal is not None:
         return endings.reject(rt, call.route,
@@ -68,6 +77,23 @@ def forward(rt: Runtime, pool: PoolInfo, call: ProxyCall) -> Response:
 
 def _serve(rt: Runtime, pool: PoolInfo, call: ProxyCall,
            on_stream_end: Optional[Callable[[], None]]) -> Response:
+    """Serve ``call`` from ``pool``: a stream from the whole answer when the pool fakes
+    its streams (whole_stream.py), and an SSE stream whose answer is slow to start kept
+    open with keep-alives meanwhile (keepalive.py)."""
+    fmt = FORMATS[call.api_format]
+    values = rt.pool_settings(pool).values
+    if call.stream and values.fake_stream:
+        call = fmt.unstreamed(call)
+    interval = values.stream_keepalive_seconds
+    if call.streams_to_client and interval > 0 \
+            and fmt.stream_mimetype(call) == "text/event-stream":
+        return keepalive.respond(lambda: _attempts(rt, pool, call, on_stream_end), interval,
+                                 lambda out: fmt.late_error(call, out))
+    return _attempts(rt, pool, call, on_stream_end)
+
+
+def _attempts(rt: Runtime, pool: PoolInfo, call: ProxyCall,
+              on_stream_end: Optional[Callable[[], None]]) -> Response:
     """Serve ``call`` from ``pool``, retrying on other keys while nothing was sent."""
     started = time.perf_counter()
     settings = rt.pool_settings(pool)
@@ -77,7 +103,7 @@ def _serve(rt: Runtime, pool: PoolInfo, call: ProxyCall,
     record = RequestRecord(at=rt.clock(), api_format=getattr(fmt, "client_api", call.api_format),
                            route=call.route,
                            model=call.model, pool_id=pool.id, client_id=call.client.id,
-                           client_name=call.client.name, stream=call.stream)
+                           client_name=call.client.name, stream=call.streams_to_client)
     end = endings.Endings(rt, fmt, record, started)
     url = fmt.url(provider, pool.base_url, call)
     model = health_model(call.model) if call.model else "*"
@@ -178,12 +204,16 @@ class _Attempt:
         rt, fmt, resp, record, call = self.rt, self.fmt, self.resp, self.record, self.call
         try:
             body = resp.content
+        except AnswerTooLarge as err:
+            # The key did its part; another would send the same answer, so none is tried.
+            rt.push(rt.keypool.release(self.lease, SUCCESS))
+            return self.end.too_large(self.lease, err.limit)
         except UpstreamError as err:
             return self.failed(classify_exception(err))
         finally:
             resp.close()
             record.waited(self.sent_at)
-        parsed, verdict = _judge(fmt, self.provider, resp.status_code, body, call.empty_ok)
+        parsed, verdict = _judge(fmt, self.provider, resp.status_code, body, call)
         if verdict is not None:
             return self.failed(verdict)
         rt.push(rt.keypool.release(self.lease, SUCCESS))
@@ -191,18 +221,34 @@ class _Attempt:
         record.failed_keys = tuple(self.state.failed)
         record.status = resp.status_code
         record.tokens_in, record.tokens_out = fmt.usage(parsed)
+        if call.fake_stream:
+            return self.as_stream(parsed)
         try:
             payload, extra = fmt.answer(parsed, body, call), {}
         except Untranslatable as exc:
             return self.end.untranslatable(self.lease, exc)
         if call.on_answer is not None:
-            answer = Answer(self.lease.key_id, resp.headers, parsed)
+            answer = Answer(self.lease.key_id, resp.headers, parsed, body=payload)
             payload = call.on_answer(answer) or payload
             extra = answer.headers
+        upstream_type = resp.headers.get("Content-Type", "application/json")
         out = Response(payload, status=resp.status_code,
-                       mimetype=resp.headers.get("Content-Type", "application/json").split(";")[0])
+                       mimetype=call.answer_type or upstream_type.split(";")[0])
         out.headers.update(extra)
         return finish_record(rt, record, self.end.started, out)
+
+    def as_stream(self, parsed: Any) -> Response:
+        """A whole answer sent in the stream framing its client asked for, through the
+        same tap (and translation) a real stream of it would pass."""
+        fmt, call = self.fmt, self.call
+        tap = fmt.new_tap(call)
+        try:
+            data = tap.feed(fmt.stream_event(parsed, call)) + tap.finish()
+        except Untranslatable as exc:
+            return self.end.untranslatable(self.lease, exc)
+        out = Response(data, status=200, mimetype=fmt.stream_mimetype(call))
+        out.headers["Cache-Control"] = "no-cache"
+        return finish_record(self.rt, self.record, self.end.started, out)
 
 
 def _opening(fmt: ApiFormat, chunks, call: ProxyCall) -> tuple[bytes, bool]:
@@ -225,8 +271,14 @@ def _failed(rt: Runtime, state: Attempts, lease: Lease, verdict: Verdict) -> boo
 
 
 def _judge(fmt: ApiFormat, provider: Provider, status: int, body: bytes,
-           empty_ok: bool) -> tuple[Any, Optional[Verdict]]:
+           call: ProxyCall) -> tuple[Any, Optional[Verdict]]:
     """A 2xx body parsed, and a failure verdict when it is no answer."""
+    empty_ok = call.empty_ok
+    if call.binary:
+        # Audio bytes: nothing to parse; only their absence says the key failed.
+        return None, None if body else Verdict(
+            Outcome.TRANSIENT, reason="empty_response", status=status,
+            message="upstream answered 2xx without a body")
     if empty_ok and not body.strip():
         return None, None
     try:

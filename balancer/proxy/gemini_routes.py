@@ -10,17 +10,21 @@ import json
 import re
 from typing import Optional, Union
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from balancer.proxy import affinity, suffixes
+from balancer.proxy import affinity, shapes, suffixes
 from balancer.proxy.auth import authenticate_gemini
+from balancer.proxy.body import read_body
 from balancer.proxy.errors import google_error
 from balancer.proxy.call import Answer, ProxyCall
-from balancer.proxy.endings import reject
+from balancer.proxy.endings import answered_here, reject
 from balancer.proxy.forward import forward
 from balancer.proxy.routing import route_model
 from balancer.proxy.validate import BadRequest, check_model, json_object
 from balancer.runtime import ClientInfo, PoolInfo, Runtime
+from balancer.text import quoted
+from balancer.upstream import vertex
+from balancer.upstream.providers import speaks_gemini
 
 bp = Blueprint("gemini", __name__)
 
@@ -44,16 +48,16 @@ def _api_version() -> str:
 
 def prepare(route: str, stream: bool = False) -> Union[tuple[Runtime, ClientInfo, PoolInfo], Response]:
     rt: Runtime = current_app.extensions["balancer"]
-    client = authenticate_gemini(request, rt.catalog)
+    client = authenticate_gemini(request, rt)
     if isinstance(client, Response):
-        return reject(rt, route, client, stream=stream, api_format="gemini")
+        return client  # counted in /metrics, not logged one row each
     pool = rt.catalog.default_pool()
     problem = None
     if pool is None or not rt.loaded:
         problem = google_error(503, "Balancer is starting: no key pool is loaded yet.", retry_after=2)
     elif not pool.enabled:
         problem = google_error(503, f"Pool '{pool.name}' is switched off.")
-    elif pool.kind != "gemini":
+    elif not speaks_gemini(pool.kind):
         problem = google_error(400, f"Pool '{pool.name}' serves the OpenAI API only; "
                                     "use /v1/chat/completions.")
     if problem is not None:
@@ -73,7 +77,7 @@ def model_action(target: str):
     rt, client, pool = prepared
     try:
         if action not in ACTIONS:
-            raise BadRequest(f"Unknown method '{action or target}'; expected one of "
+            raise BadRequest(f"Unknown method {quoted(action or target)}; expected one of "
                              f"{', '.join(ACTIONS)}.", status=404)
         requested = check_model(model.removeprefix("models/"), "model")
         base, suffix = suffixes.split_unlisted(requested, rt.settings.current, rt.catalog)
@@ -81,10 +85,11 @@ def model_action(target: str):
             base, suffix = requested, None
         chosen = route_model(rt.catalog, base, "gemini")
         model = _gemini_model(chosen.model)
-        raw = request.get_data(cache=False)
+        raw = read_body(rt.body_slots, client)
         body = json_object(raw)
+        shapes.gemini_action(action, body)
         # A file or cache the request uses decides the key, and so the pool.
-        pin = affinity.pin_for(rt, raw, body)
+        pin = affinity.pin_for(rt, raw, body, client)
         pool = affinity.pool_of_pin(rt, pin) if pin is not None else chosen.pool
         changed = suffix is not None
         suffixes.apply_native(body, suffix)
@@ -96,8 +101,8 @@ def model_action(target: str):
         if alt not in (None, "sse", "json"):
             raise BadRequest("'alt' must be 'sse' or 'json'.")
     except BadRequest as exc:
-        return reject(rt, route, google_error(exc.status, str(exc)), client, stream=stream,
-                      api_format="gemini")
+        return reject(rt, route, google_error(exc.status, str(exc), retry_after=exc.retry_after),
+                      client, stream=stream, api_format="gemini")
     framing = "sse" if alt == "sse" else "array"
     call = ProxyCall(route=route, method="POST", path=f"models/{model}:{action}", model=model,
                      body=raw, stream=stream, client=client, api_format="gemini",
@@ -113,6 +118,8 @@ def list_models():
     if isinstance(prepared, Response):
         return prepared
     rt, client, pool = prepared
+    if pool.kind == vertex.KIND:
+        return _listed_here(rt, "gemini.models", client, pool, pool.models)
     query = {}
     try:
         size = request.args.get("pageSize")
@@ -170,6 +177,22 @@ def get_model(name: str):
     except BadRequest as exc:
         return reject(rt, "gemini.models.get", google_error(exc.status, str(exc)), client,
                       api_format="gemini")
+    if pool.kind == vertex.KIND:
+        if model not in pool.models:
+            return reject(rt, "gemini.models.get", google_error(
+                404, f"Model {quoted(model)} is not served by pool '{pool.name}'."), client,
+                api_format="gemini")
+        return _listed_here(rt, "gemini.models.get", client, pool, (model,), one=True)
     call = ProxyCall(route="gemini.models.get", method="GET", path=f"models/{model}", model=None,
                      body=None, client=client, api_format="gemini", api_version=_api_version())
     return forward(rt, pool, call)
+
+
+def _listed_here(rt: Runtime, route: str, client: ClientInfo, pool: PoolInfo,
+                 models: tuple[str, ...], one: bool = False) -> Response:
+    """Models of a pool whose upstream has no list call (Vertex AI express mode),
+    answered from its configured models in Gemini's shape."""
+    entries = [{"name": f"models/{m}", "displayName": m,
+                "supportedGenerationMethods": sorted(vertex.METHODS)} for m in models]
+    out = jsonify(entries[0]) if one else jsonify(models=entries)
+    return answered_here(rt, route, out, client, api_format="gemini", pool_id=pool.id, model=None)

@@ -21,6 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Callable, Optional
 
 from balancer.runtime import ClientInfo
+from balancer.text import quoted
 
 WINDOW = 60.0
 
@@ -59,13 +60,12 @@ class ClientLimiter:
         """Count the request in, or say which limit it is over (nothing counted then)."""
         if client.id is None or not client.limited:
             return None
-        if client.max_bytes and size > client.max_bytes:
-            return Refusal(413, f"The request body is {math.ceil(size / 1024)} KiB; this client "
-                                f"token may send at most {client.max_bytes // 1024} KiB.",
-                           "request_too_large")
+        refusal = body_refusal(client, size)
+        if refusal is not None:
+            return refusal
         if client.models and model and not any(fnmatchcase(model, p) for p in client.models):
-            return Refusal(403, f"This client token may not use the model {model}; allowed: "
-                                f"{', '.join(client.models)}.", "model_not_allowed")
+            return Refusal(403, f"This client token may not use the model {quoted(model)}; "
+                                f"allowed: {', '.join(client.models)}.", "model_not_allowed")
         now = self._clock()
         with self._lock:
             usage = self._mine.setdefault(client.id, _Usage())
@@ -110,6 +110,19 @@ class ClientLimiter:
         """What every other process reported in its last sync."""
         with self._lock:
             self._others = dict(others)
+
+
+def body_refusal(client: ClientInfo, size: Optional[int]) -> Optional[Refusal]:
+    """The 413 for a body larger than its client token's ``max_request_kb``, else None.
+
+    Asked with the ``Content-Length`` before the body is read, and again with the
+    size read (a chunked body has no length up front).
+    """
+    if client.id is None or not client.max_bytes or size is None or size <= client.max_bytes:
+        return None
+    return Refusal(413, f"The request body is {math.ceil(size / 1024)} KiB; this client "
+                        f"token may send at most {client.max_bytes // 1024} KiB.",
+                   "request_too_large")
 
 
 def _forget_old(admitted: deque, now: float) -> None:

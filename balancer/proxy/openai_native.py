@@ -5,8 +5,10 @@ A Gemini pool serves OpenAI clients this way when its ``openai_api`` setting is
 included), and always for the ``-search`` and ``-image`` suffixes, which Google's
 OpenAI layer cannot offer. Chat goes to ``generateContent`` or
 ``streamGenerateContent?alt=sse``, embeddings to ``batchEmbedContents``, image
-generation to ``generateContent`` with image output (``:predict`` for Imagen),
-model lists to the native list; each answer (or stream) comes back in OpenAI's shape.
+generation to ``generateContent`` with image output (``:predict`` for Imagen), speech
+to ``generateContent`` with audio output (always: Google's OpenAI layer has none), model
+lists to the native list; each answer (or stream) comes back in OpenAI's shape (speech
+as the audio bytes themselves).
 
 What the key policy sees is untouched by all this: the upstream's own status and
 body are classified before any translation (``OpenAINativeFormat`` judges, counts
@@ -22,25 +24,29 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 import orjson
+from flask import Response
 
-from balancer.dialects import chat_request, embeddings, images, models
+from balancer.dialects import chat_request, embeddings, images, models, speech
 from balancer.dialects.chat_answer import to_chat
 from balancer.dialects.chat_stream import ChatStream
 from balancer.dialects.errors import Untranslatable
 from balancer.keypool.outcome import Verdict
-from balancer.proxy import suffixes
+from balancer.proxy import suffixes, whole_stream
 from balancer.proxy.call import ProxyCall
-from balancer.proxy.formats import FORMATS, ApiFormat, GeminiFormat
+from balancer.proxy.formats import FORMATS, ApiFormat, GeminiFormat, late_error_event
 from balancer.proxy.gemini_stream import GeminiSSETap, _data_of
 from balancer.proxy.json_scan import loads
 from balancer.proxy.tap import Tap
 from balancer.proxy.validate import BadRequest
 from balancer.runtime import ClientInfo
+from balancer.text import quoted
 from balancer.upstream.providers import Provider
 from balancer.upstream.request_defaults import RequestDefaults
 
 #: How a whole native SSE event ends (Gemini's own framing, or CRLF as Vertex sends it).
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n")
+#: The route name of text-to-speech in the request log and statistics.
+SPEECH_ROUTE = "audio.speech"
 #: A native model list is paged; one page this large holds any real catalogue.
 MODELS_PAGE = "1000"
 def _dumps(doc: Any) -> bytes:
@@ -82,6 +88,21 @@ class Reshape:
 
     def tap(self) -> Tap:
         """Never called: these answers do not stream."""
+        raise TypeError("this answer does not stream")
+
+
+@dataclass(frozen=True)
+class SpeechTranslation:
+    """A TTS answer as the audio bytes OpenAI's ``audio/speech`` sends."""
+
+    ctx: speech.SpeechContext
+
+    def answer(self, parsed: Any) -> bytes:
+        """The audio (WAV or raw PCM)."""
+        return speech.to_audio(parsed, self.ctx)
+
+    def tap(self) -> Tap:
+        """Never called: speech is answered whole."""
         raise TypeError("this answer does not stream")
 
 
@@ -195,6 +216,16 @@ class OpenAINativeFormat(ApiFormat):
     def stream_error(self, tap: Tap, message: str, reason: str) -> bytes:
         return tap.error_event(message, reason)  # type: ignore[attr-defined]
 
+    def late_error(self, call: ProxyCall, out: Response) -> bytes:
+        return late_error_event(self, call, out)
+
+    def unstreamed(self, call: ProxyCall) -> ProxyCall:
+        return self._native.unstreamed(call)
+
+    def stream_event(self, parsed: Any, call: ProxyCall) -> bytes:
+        # The translation's tap reads Gemini's SSE events.
+        return whole_stream.gemini_event(parsed, "sse")
+
 
 FORMATS[OpenAINativeFormat.name] = OpenAINativeFormat()
 
@@ -206,7 +237,7 @@ def _model(model: str) -> str:
     """A Gemini model id for a path; ``/`` or ``:`` would name another resource or method."""
     model = model.removeprefix("models/")
     if not model or "/" in model or ":" in model:
-        raise BadRequest(f"'{model}' is not a Gemini model name.", "model")
+        raise BadRequest(f"{quoted(model)} is not a Gemini model name.", "model")
     return model
 
 
@@ -275,6 +306,18 @@ def images_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
     return _call("images.generations", f"models/{model}:{images.method_for(model)}", model, native,
                  Reshape(lambda parsed: images.to_openai(parsed, ctx, created=int(time.time()))),
                  client)
+
+
+def speech_call(body: dict, model: str, client: ClientInfo) -> ProxyCall:
+    """OpenAI text-to-speech as a ``generateContent`` call asking for audio output; the
+    answer is the audio itself, with its own Content-Type.
+
+    :raises BadRequest: for what Gemini's speech models cannot be given, naming the field.
+    """
+    model = _model(model)
+    native, ctx = _translated(speech.to_native, body, model)
+    return _call(SPEECH_ROUTE, f"models/{model}:generateContent", model, native,
+                 SpeechTranslation(ctx), client, answer_type=ctx.content_type)
 
 
 def models_call(client: ClientInfo, model: Optional[str] = None) -> ProxyCall:

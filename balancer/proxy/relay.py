@@ -11,6 +11,7 @@ from flask import Response
 from balancer.keypool.outcome import Outcome, Verdict
 from balancer.keypool.records import Lease
 from balancer.keypool.retry import after_first_byte
+from balancer.proxy.tap import EVENT_TOO_LARGE
 from balancer.runtime import Runtime
 from balancer.telemetry import metrics
 from balancer.telemetry import record as rec
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from balancer.proxy.tap import Tap
 
 log = logging.getLogger("balancer.proxy")
+
+#: The most bytes a tap may hold back for one unfinished event (an SSE event without its
+#: blank line, an array element without its bracket): an upstream that never ends an
+#: event cannot fill a worker's memory. Counted as the bytes taken since the tap last
+#: let something out, which is never less than what it holds.
+MAX_EVENT = 16 << 20
 
 
 class StreamRelay:
@@ -60,8 +67,17 @@ class StreamRelay:
         record.status = self.resp.status_code
         try:
             secret = self.lease.secret.encode()
+            held = 0
             for chunk in _chain(first, rest):
                 out = self.tap.feed(chunk)
+                held = 0 if out else held + len(chunk)
+                if held > MAX_EVENT:
+                    message = (f"The upstream sent a stream event larger than "
+                               f"{MAX_EVENT // (1 << 20) or 1} MiB, the most Balancer relays.")
+                    verdict = Verdict(Outcome.INTERRUPTED, reason=EVENT_TOO_LARGE,
+                                      message=message)
+                    yield self.fmt.stream_error(self.tap, message, EVENT_TOO_LARGE)
+                    return
                 if out:
                     if self.tap.error is not None or secret in out:
                         out = self._cleaned(out)
@@ -120,6 +136,12 @@ def in_band_verdict(fmt: "ApiFormat", provider: Provider, err: dict, lease: Leas
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    # The first event goes on alone: when a stream's start came with several events in
+    # one read, its client has the first without waiting until all are translated.
+    end = first.find(b"\n\n") + 2
+    if 2 <= end < len(first):
+        yield first[:end]
+        first = first[end:]
     if first:
         yield first
     yield from rest
@@ -149,7 +171,7 @@ def finish_record(rt: Runtime, record: RequestRecord, started: float,
         record.error_message = redact(record.error_message)[:1000]
     rt.records.append(record)
     pool = rt.catalog.pools.get(record.pool_id) if record.pool_id is not None else None
-    metrics.observe(record, pool.name if pool else "-")
+    metrics.observe(record, pool.name if pool else "-", pool.metric_models if pool else ())
     log.info("%s %s model=%s key_id=%s status=%s attempts=%d latency_ms=%d ttfb_ms=%s%s",
              record.api_format, record.route, record.model or "-", record.key_id or "-",
              record.status, record.attempts, record.latency_ms,

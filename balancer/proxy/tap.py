@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Protocol
 
+#: Why a stream was ended when one of its events outgrew the relay's cap (``relay.MAX_EVENT``):
+#: the OpenAI error code of the closing event; Gemini clients get a 502 ``UNAVAILABLE``.
+EVENT_TOO_LARGE = "upstream_event_too_large"
+
 
 class Tap(Protocol):
     """Watches a stream on its way to the client (see sse.py, gemini_stream.py)."""

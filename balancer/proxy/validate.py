@@ -10,15 +10,23 @@ import orjson
 #: no "?" "#" "%" or spaces, so a model name can never change an upstream path.
 _MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*(?:/[A-Za-z0-9][A-Za-z0-9._:@+\-]*)*")
 MAX_MODEL_LENGTH = 200
+#: Deeper than any real request; parsers and the code that walks a body recurse, and
+#: a body a few kilobytes long could otherwise nest past Python's recursion limit.
+MAX_DEPTH = 64
+_TOO_DEEP = f"The request body is nested more than {MAX_DEPTH} levels deep."
 
 
 class BadRequest(ValueError):
     """The client's request cannot be forwarded; the message says why."""
 
-    def __init__(self, message: str, param: Optional[str] = None, status: int = 400):
+    def __init__(self, message: str, param: Optional[str] = None, status: int = 400,
+                 code: Optional[str] = None, retry_after: Optional[float] = None):
         super().__init__(message)
         self.param = param
         self.status = status
+        #: the error code OpenAI-format clients get (None: the route's own).
+        self.code = code
+        self.retry_after = retry_after
 
 
 def check_model(value: Any, param: str = "model") -> str:
@@ -43,8 +51,29 @@ def json_object(raw: bytes) -> dict:
         # orjson: every client body is parsed here; it also refuses what json would let
         # through and nothing downstream could encode again (lone surrogates).
         body = orjson.loads(raw)
-    except ValueError:
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):  # orjson's own limit, far past ours
+            raise BadRequest(_TOO_DEEP) from None
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
+    check_depth(body)
     return body
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """BadRequest when ``value`` nests arrays and objects more than ``limit`` deep.
+
+    A loop, not a recursion: the code further on (translators, ``json.dumps``) recurses,
+    and a body a few kilobytes long could otherwise take it past Python's recursion limit.
+    Walks the parsed value rather than the bytes: its cost is the number of values, not
+    the length of the strings (a 15 MiB image is one value).
+    """
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    raise BadRequest(_TOO_DEEP)
+                stack.append((child, depth + 1))

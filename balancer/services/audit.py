@@ -27,6 +27,7 @@ ACTIONS = (
     "sign_in", "sign_in_failed", "sign_out",
     "setting_change",
     "key_add", "key_delete", "key_enable", "key_disable", "key_edit", "key_reset", "key_test",
+    "keys_export",
     "pool_create", "pool_edit", "pool_delete",
     "token_create", "token_rename", "token_enable", "token_disable", "token_revoke",
     "token_limits",
@@ -68,6 +69,12 @@ def record(action: str, target: Optional[str] = None, detail: Optional[str] = No
     except sa.exc.SQLAlchemyError as exc:
         db.session.rollback()
         log.warning("audit entry %s on %s not written: %s", action, target, type(exc).__name__)
+
+
+def keys_exported(doc: Mapping[str, Any]) -> None:
+    """An export with the keys themselves: who took a copy of every secret, and when."""
+    count = len(doc.get("keys", ()))
+    record("keys_export", f"{count} key{'' if count == 1 else 's'}", "with the keys themselves")
 
 
 def keys_target(ids: Iterable[int]) -> str:

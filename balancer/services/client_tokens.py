@@ -20,6 +20,7 @@ from balancer.models.types import utcnow
 from balancer.runtime import Runtime
 from balancer.services import audit
 from balancer.services.pools import load_catalog
+from balancer.text import clean
 from balancer.telemetry.record import CLIENT_ERROR, SUCCESS
 
 TOKEN_PREFIX = "bal-"
@@ -49,6 +50,9 @@ def check_name(name: Optional[str]) -> str:
     name = (name or "").strip()
     if not name or len(name) > 128:
         raise TokenError("a name of 1 to 128 characters")
+    if clean(name) != name:
+        # Requests are logged under this name: it must be storable on every database.
+        raise TokenError("a name without NUL characters or lone surrogates")
     return name
 
 
@@ -62,6 +66,28 @@ def create_token(rt: Runtime, name: str) -> tuple[ClientToken, str]:
     audit.record("token_create", f"token {row.id}", row.name)
     load_catalog(rt)
     return row, plain
+
+
+def adopt_token(rt: Runtime, name: str, plain: str) -> Optional[ClientToken]:
+    """Store a token a client already holds (moved from another gateway), so that it
+    keeps working unchanged; None when a token with that value exists already.
+
+    Only a few of its first characters are kept to recognise it by, fewer for a
+    short token, so that the stored prefix never gives it away.
+    """
+    plain = plain.strip()
+    if not plain or len(plain) > 512 or any(c.isspace() for c in plain) or clean(plain) != plain:
+        raise TokenError("a token of 1 to 512 characters without spaces")
+    digest = token_hash(plain)
+    if db.session.scalar(sa.select(ClientToken.id).where(ClientToken.token_hash == digest)):
+        return None
+    row = ClientToken(name=check_name(name), token_hash=digest,
+                      prefix=plain[:min(SHOWN, len(plain) // 4)], enabled=True)
+    db.session.add(row)
+    db.session.commit()
+    audit.record("token_create", f"token {row.id}", f"{row.name} (brought in)")
+    load_catalog(rt)
+    return row
 
 
 def get_token(token_id: int) -> ClientToken:
@@ -100,14 +126,22 @@ def revoke(rt: Runtime, token_id: int) -> None:
     load_catalog(rt)
 
 
-def leaves_proxy_open(rt: Runtime, token_id: int) -> bool:
+def is_last_token(rt: Runtime, token_id: int) -> bool:
     """True when switching this token off would leave no token at all.
 
-    The proxy accepts every caller while no token exists (``Catalog.auth_required``),
-    so the last token's disable or revoke opens it: the UI asks first.
+    With no token the proxy serves only callers on its own machine (or every
+    caller with OPEN_ACCESS=true): the UI and the CLI say so before and after.
     """
     others = [c for digest, c in rt.catalog.clients.items() if c.id != token_id]
     return not others
+
+
+def without_tokens(rt: Runtime) -> str:
+    """What the proxy does while no client token exists, in one sentence."""
+    if rt.config.OPEN_ACCESS:
+        return "the proxy accepts every caller (OPEN_ACCESS=true)"
+    return ("the proxy serves only callers on this machine (loopback); every other caller "
+            "gets 401 until a token exists (or OPEN_ACCESS=true)")
 
 
 def list_tokens() -> list[ClientToken]:

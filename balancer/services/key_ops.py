@@ -20,13 +20,13 @@ from balancer.models import ApiKey, KeyEvent, KeyModelState
 from balancer.models.types import utcnow
 from balancer.runtime import Runtime
 from balancer.services import audit
+from balancer.services.key_import import MAX_TAGS, TAG_RE as _TAG_RE
 from balancer.services.keys import _record, get_key
+from balancer.text import clean
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.network import classify_exception
 from balancer.upstream.providers import PROVIDERS, probe_headers
 
-MAX_TAGS = 20
-_TAG_RE = re.compile(r"[^\s,]{1,64}")
 #: a test waits this long for an answer: a person is watching the page.
 TEST_READ_TIMEOUT = 15.0
 
@@ -58,6 +58,8 @@ def _text(field: str, value: Optional[str], limit: int = 128) -> Optional[str]:
     value = (value or "").strip()
     if len(value) > limit:
         raise KeyEditError(field, f"at most {limit} characters")
+    if clean(value) != value:
+        raise KeyEditError(field, "no NUL characters or lone surrogates")
     return value or None
 
 
@@ -203,7 +205,7 @@ def _test(rt: Runtime, row: ApiKey) -> TestResult:
     try:
         resp = rt.upstream.send(
             pool.id, proxy, call.method, call.url,
-            headers={**call.headers, **probe_headers(pool.kind, secret)}, body=None, stream=False,
+            headers={**call.headers, **probe_headers(pool.kind, secret)}, body=call.body, stream=False,
             timeout=(rt.settings.current.connect_timeout_seconds, TEST_READ_TIMEOUT))
     except UpstreamError as err:
         rt.proxy_failed(proxy, err)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Optional
@@ -16,10 +18,15 @@ from balancer.keypool.days import pacific_day
 from balancer.keypool.records import KeyRecord, KeyStatus
 from balancer.keypool.sync import key_record
 from balancer.models import ApiKey, KeyEvent, KeyModelState, Pool
+from balancer.models.races import lost_race
 from balancer.models.types import utcnow
 from balancer.runtime import Runtime
 from balancer.services import audit
+from balancer.services.key_import import Entry, check_export
 from balancer.services.pools import ensure_default_pool
+
+#: How many times an add that lost a race with another process is done in all.
+RACE_TRIES = 4
 
 
 @dataclass
@@ -35,14 +42,6 @@ class AddResult:
     kind: str = keyshapes.GEMINI
     #: words of caution about some keys added (an auth key on an OpenAI-kind pool).
     notes: list[str] = field(default_factory=list)
-
-    def merge(self, other: AddResult) -> None:
-        """Count in what another add did."""
-        self.added.extend(other.added)
-        self.duplicates += other.duplicates
-        self.malformed += other.malformed
-        self.unknown += other.unknown
-        self.notes.extend(n for n in other.notes if n not in self.notes)
 
     def summary(self) -> str:
         """One line for people."""
@@ -62,13 +61,26 @@ def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *
     Each secret is checked for the pool's kind (``keyshapes.check_key``): what cannot be
     a key is counted as malformed, a key of an unknown shape is added and counted.
     """
+    return add_entries(rt, [Entry(secret, label, group, tuple(tags or ()), enabled)
+                            for secret in secrets], pool)
+
+
+def add_entries(rt: Runtime, entries: Iterable[Entry], pool: Optional[Pool] = None, *,
+                tries: int = RACE_TRIES) -> AddResult:
+    """Store new keys, each with its own label, group, tags and switch, in one transaction.
+
+    When another process adds some of the same keys at the same moment (two workers
+    importing GEMINI_API_KEYS on start), the transaction that loses is rolled back and
+    the whole add is done again: the keys the other stored then count as present.
+    """
+    entries = list(entries)
     pool = pool or ensure_default_pool()
     result = AddResult(kind=pool.kind)
     existing = set(db.session.scalars(sa.select(ApiKey.fingerprint).where(ApiKey.pool_id == pool.id)))
-    new_rows: list[tuple[ApiKey, keyshapes.CheckedKey]] = []
-    for raw in secrets:
+    new_rows: list[tuple[ApiKey, keyshapes.CheckedKey, Entry]] = []
+    for entry in entries:
         try:
-            checked = keyshapes.check_key(raw, pool.kind)
+            checked = keyshapes.check_key(entry.key, pool.kind)
         except keyshapes.MalformedKey:
             result.malformed += 1
             continue
@@ -79,37 +91,31 @@ def add_keys(rt: Runtime, secrets: Iterable[str], pool: Optional[Pool] = None, *
             continue
         existing.add(fp)
         row = ApiKey(pool_id=pool.id, secret_encrypted=rt.box.encrypt(secret), fingerprint=fp,
-                     display=mask(secret), label=label, group_name=group, tags=list(tags or []),
-                     enabled=enabled, status=KeyStatus.ACTIVE.value, updated_at=utcnow())
+                     display=mask(secret), label=entry.label, group_name=entry.group,
+                     tags=list(entry.tags), enabled=entry.enabled,
+                     status=KeyStatus.ACTIVE.value, updated_at=utcnow())
         db.session.add(row)
-        new_rows.append((row, checked))
+        new_rows.append((row, checked, entry))
     try:
         db.session.flush()
-    except sa.exc.IntegrityError:
-        # Another process added some of the same keys meanwhile: add one by one.
+        for row, _, entry in new_rows:
+            db.session.add(KeyEvent(key_id=row.id, event="add", reason=entry.label))
+        db.session.commit()
+    except sa.exc.DBAPIError as exc:
         db.session.rollback()
-        result.merge(_add_one_by_one(rt, [c.key for _, c in new_rows], pool, label, group, tags,
-                                     enabled))
-        return result
-    for row, _ in new_rows:
-        db.session.add(KeyEvent(key_id=row.id, event="add", reason=label))
-    db.session.commit()
-    audit.record_keys("key_add", [row.id for row, _ in new_rows], f"pool {pool.name}")
-    for row, checked in new_rows:
+        if tries <= 1 or not lost_race(exc):
+            raise
+        # Waits apart, so that two losers of one race do not meet again.
+        time.sleep(random.uniform(0.01, 0.1))
+        return add_entries(rt, entries, pool, tries=tries - 1)
+    audit.record_keys("key_add", [row.id for row, _, _ in new_rows], f"pool {pool.name}")
+    for row, checked, _ in new_rows:
         result.added.append(row.id)
         if not checked.known:
             result.unknown += 1
         elif checked.shape.caution and checked.shape.caution not in result.notes:
             result.notes.append(checked.shape.caution)
         rt.keypool.upsert_key(_record(row, checked.key))
-    return result
-
-
-def _add_one_by_one(rt, secrets, pool, label, group, tags, enabled) -> AddResult:
-    result = AddResult(kind=pool.kind)
-    for secret in secrets:
-        result.merge(add_keys(rt, [secret], pool, label=label, group=group, tags=tags,
-                              enabled=enabled))
     return result
 
 
@@ -144,6 +150,8 @@ def import_text(rt: Runtime, text: str, pool: Optional[Pool] = None, *,
     """Our JSON export, or any text read by the pool kind's rules (``keyshapes.find_keys``).
 
     ``label`` and ``group`` go to keys found in text, and to exported keys that carry none.
+
+    :raises KeyImportError: an entry of an export file is wrong; nothing is stored then.
     """
     pool = pool or ensure_default_pool()
     try:
@@ -151,17 +159,10 @@ def import_text(rt: Runtime, text: str, pool: Optional[Pool] = None, *,
     except ValueError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
-        result = AddResult(kind=pool.kind)
-        for item in doc["keys"]:
-            secret = item.get("key") if isinstance(item, dict) else None
-            if not isinstance(secret, str):
-                result.malformed += 1
-                continue
-            # A masked export ("AIza…9xQ") holds no key: check_key finds it malformed.
-            result.merge(add_keys(rt, [secret], pool, label=item.get("label") or label,
-                                  group=item.get("group") or group, tags=item.get("tags") or [],
-                                  enabled=bool(item.get("enabled", True))))
-        return result
+        # Checked whole first (KeyImportError names the entry), then written in one
+        # transaction: a bad file changes nothing. A masked export ("AIza…9xQ") holds
+        # no key: check_key counts its entries as malformed.
+        return add_entries(rt, check_export(doc["keys"], label, group), pool)
     return add_found(rt, keyshapes.find_keys(text, pool.kind), pool, label=label, group=group)
 
 

@@ -27,7 +27,7 @@ from balancer.models.types import from_epoch
 from balancer.runtime import PoolInfo, Runtime
 from balancer.services.pool_checks import is_model_name
 from balancer.services.pools import get_pool, iso, load_catalog, pool_info
-from balancer.upstream import gemini
+from balancer.upstream import gemini, vertex
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.network import classify_exception
 from balancer.upstream.providers import PROVIDERS
@@ -176,6 +176,9 @@ def _list_with(rt: Runtime, pool: PoolInfo, secret: str, timeout: tuple[float, f
                page_size: int) -> tuple[Verdict, Optional[list[str]]]:
     if pool.kind == "gemini":
         return _gemini_models(rt, pool, secret, timeout, page_size)
+    if pool.kind == vertex.KIND:
+        # Express mode has no model list call for API keys: the configured models.
+        return _SUCCESS, list(vertex.configured_models(pool.aliases))
     url = PROVIDERS["openai"].openai_url(pool.base_url, "models")
     verdict, doc = _get_json(rt, pool, url, PROVIDERS["openai"].auth_headers(secret), secret, timeout)
     if doc is None:

@@ -1,27 +1,31 @@
-"""Which key owns each upstream file and cached content (key affinity).
+"""Which key and which client own each upstream file and cached content.
 
 A file uploaded through key A lives in key A's Google project: a later call
-that names it must be served by key A, whatever the rotation would pick. The
-mapping is a database row (every worker and instance sees it) that expires
-with the resource, and a small in-memory cache in front of it.
+that names it must be served by key A, whatever the rotation would pick (key
+affinity). And it belongs to the client token that uploaded it: another
+client may not list, read, use, extend or delete it, and is told it does not
+exist. The mapping is a database row (every worker and instance sees it) that
+expires with the resource, and a small in-memory cache in front of it.
 
 This is the one place the proxy reads and writes the database on a request:
 a row is written when a file or cache is created, because the very next
-call may reach another worker; it is read on a cache miss, only by calls
-that name a file or cache. Both are single-row statements on an index.
+call may reach another worker; rows are read on a cache miss, only by calls
+that name a file or cache, all of a request's names in one statement.
 """
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 import sqlalchemy as sa
 
 from balancer.extensions import db
 from balancer.models import ResourceOwner
 from balancer.models.types import utcnow
+from balancer.runtime import ClientInfo
 
 #: How long a name nobody owns is remembered as such (saves a query per call).
 UNKNOWN_TTL = 30.0
@@ -31,45 +35,82 @@ CACHE_SIZE = 10_000
 PURGE_BATCH = 1000
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The key a resource lives with, and the client it belongs to."""
+
+    key_id: int
+    #: ``ClientInfo.owner`` of the client that created it; None for a row recorded
+    #: before Balancer kept owners, which stays open to every client, as it was.
+    client: Optional[str]
+
+    def open_to(self, client: ClientInfo) -> bool:
+        """Whether ``client`` may see and use the resource."""
+        return self.client is None or self.client == client.owner
+
+
+def visible_to(client: ClientInfo) -> sa.ColumnElement[bool]:
+    """The rows ``client`` may see (``Owner.open_to`` as SQL)."""
+    return sa.or_(ResourceOwner.client_tag.is_(None), ResourceOwner.client_tag == client.owner)
+
+
 class OwnerIndex:
-    """Resource name -> owning key id, cached per process."""
+    """Resource name -> its owner, cached per process."""
 
     def __init__(self, clock=time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        #: name -> (key id or None, epoch until which this answer holds)
-        self._cache: dict[str, tuple[Optional[int], float]] = {}
+        #: name -> (owner or None, epoch until which this answer holds)
+        self._cache: dict[str, tuple[Optional[Owner], float]] = {}
 
-    def owner(self, name: str) -> Optional[int]:
-        """The key that owns ``name``, or None when Balancer did not create it."""
+    def owner(self, name: str) -> Optional[Owner]:
+        """The owner of ``name``, or None when Balancer did not create it."""
+        return self.owners([name])[name]
+
+    def owners(self, names: Collection[str]) -> dict[str, Optional[Owner]]:
+        """The owner of each name (None: not created through Balancer, or expired);
+        the names not cached are read in one statement."""
         now = self._clock()
+        found: dict[str, Optional[Owner]] = {}
+        missing = []
         with self._lock:
-            hit = self._cache.get(name)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        row = db.session.execute(
-            sa.select(ResourceOwner.key_id, ResourceOwner.expires_at)
-            .where(ResourceOwner.name == name, ResourceOwner.expires_at > utcnow())
-        ).first()
+            for name in names:
+                hit = self._cache.get(name)
+                if hit is not None and hit[1] > now:
+                    found[name] = hit[0]
+                else:
+                    missing.append(name)
+        if not missing:
+            return found
+        rows = db.session.execute(
+            sa.select(ResourceOwner.name, ResourceOwner.key_id, ResourceOwner.client_tag,
+                      ResourceOwner.expires_at)
+            .where(ResourceOwner.name.in_(missing), ResourceOwner.expires_at > utcnow())
+        ).all()
         db.session.remove()
-        if row is None:
-            self._remember(name, None, now + UNKNOWN_TTL)
-            return None
-        self._remember(name, row.key_id, _epoch(row.expires_at))
-        return row.key_id
+        for row in rows:
+            found[row.name] = Owner(row.key_id, row.client_tag)
+            self._remember(row.name, found[row.name], _epoch(row.expires_at))
+        for name in missing:
+            if name not in found:
+                found[name] = None
+                self._remember(name, None, now + UNKNOWN_TTL)
+        return found
 
-    def record(self, name: str, key_id: int, resource: dict) -> None:
-        """Note that ``key_id`` created ``name`` (described by ``resource``)."""
+    def record(self, name: str, key_id: int, resource: dict, client: ClientInfo) -> None:
+        """Note that ``client`` created ``name`` (described by ``resource``) with ``key_id``."""
         expires = expiry_of(name, resource)
         row = db.session.scalar(sa.select(ResourceOwner).where(ResourceOwner.name == name))
         if row is None:
             db.session.add(ResourceOwner(name=name, key_id=key_id, resource=resource,
-                                         expires_at=expires))
+                                         expires_at=expires, client_id=client.id,
+                                         client_tag=client.owner))
         else:
             row.key_id, row.resource, row.expires_at = key_id, resource, expires
+            row.client_id, row.client_tag = client.id, client.owner
         db.session.commit()
         db.session.remove()
-        self._remember(name, key_id, _epoch(expires))
+        self._remember(name, Owner(key_id, client.owner), _epoch(expires))
 
     def update(self, name: str, resource: dict) -> None:
         """The upstream described ``name`` anew (its state, a new expiry)."""
@@ -87,18 +128,20 @@ class OwnerIndex:
         db.session.remove()
         self._remember(name, None, self._clock() + UNKNOWN_TTL)
 
-    def _remember(self, name: str, key_id: Optional[int], until: float) -> None:
+    def _remember(self, name: str, owner: Optional[Owner], until: float) -> None:
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()  # rare; every entry can be read again
-            self._cache[name] = (key_id, until)
+            self._cache[name] = (owner, until)
 
 
-def listed(kind: str, page_size: int, after: Optional[int]) -> tuple[list[dict], Optional[int]]:
-    """One page of the live ``files`` or ``cachedContents`` Balancer created, newest
+def listed(kind: str, client: ClientInfo, page_size: int,
+           after: Optional[int]) -> tuple[list[dict], Optional[int]]:
+    """One page of the live ``files`` or ``cachedContents`` ``client`` may see, newest
     first, and the id to continue after (None on the last page)."""
     query = (sa.select(ResourceOwner.id, ResourceOwner.resource)
-             .where(ResourceOwner.name.startswith(f"{kind}/"), ResourceOwner.expires_at > utcnow())
+             .where(ResourceOwner.name.startswith(f"{kind}/"), ResourceOwner.expires_at > utcnow(),
+                    visible_to(client))
              .order_by(ResourceOwner.id.desc()).limit(page_size + 1))
     if after is not None:
         query = query.where(ResourceOwner.id < after)

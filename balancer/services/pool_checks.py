@@ -1,16 +1,17 @@
 """Checks on what a pool may hold: names, kinds, URLs, proxies, overrides, aliases,
-request defaults. Each returns the clean value or raises ``PoolError``."""
+request defaults, image hosts. Each returns the clean value or raises ``PoolError``."""
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
+from balancer.crypto import SecretBox
 from balancer.runtime import Runtime
 from balancer.settings import SettingError, validate
-from balancer.upstream import request_defaults
+from balancer.upstream import image_hosts, request_defaults
 
-KINDS = ("gemini", "openai")
+KINDS = ("gemini", "openai", "vertex_express")
 
 #: A pool's name prefixes model names ("groq/llama-3.3-70b"): no slash, no capitals.
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -27,7 +28,8 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 GLOBAL_ONLY = frozenset({"sync_interval_seconds", "log_requests", "recovery_interval_seconds",
                          "request_log_retention_days", "key_event_retention_days",
                          "usage_retention_days", "usage_hour_retention_days",
-                         "usage_day_retention_days", "audit_retention_days"})
+                         "usage_day_retention_days", "audit_retention_days",
+                         "responses_ttl_hours"})
 
 
 class PoolError(ValueError):
@@ -45,7 +47,7 @@ def check_name(name: Any) -> str:
 
 
 def check_kind(kind: Any) -> str:
-    """``gemini`` or ``openai``."""
+    """``gemini``, ``openai`` or ``vertex_express``."""
     if kind not in KINDS:
         raise PoolError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     return kind
@@ -134,9 +136,9 @@ def check_request_defaults(raw: Optional[Mapping[str, Any]], kind: str) -> dict:
         parsed = request_defaults.parse(dict(raw) if raw else {})
     except request_defaults.DefaultsError as exc:
         raise PoolError(f"request defaults: {exc}") from None
-    if kind != "gemini" and (parsed.safety_settings or parsed.thinking_budgets):
+    if kind not in ("gemini", "vertex_express") and (parsed.safety_settings or parsed.thinking_budgets):
         raise PoolError("request defaults: safety settings and thinking budgets apply to "
-                        "gemini pools only; an openai pool takes headers")
+                        "gemini pools only (and vertex_express ones); an openai pool takes headers")
     return parsed.as_json()
 
 
@@ -144,3 +146,34 @@ def is_model_name(value: Any) -> bool:
     """True for a name safe to put in an upstream path (segments joined by single slashes)."""
     return isinstance(value, str) and len(value) <= MAX_MODEL_LENGTH and ".." not in value \
         and _TARGET_RE.fullmatch(value) is not None
+
+
+def check_image_host(kind: Optional[str], base_url: Optional[str], token: Optional[str],
+                     stored: Optional[Mapping[str, Any]], box: SecretBox) -> Optional[dict]:
+    """The stored form of an image host: ``{"kind", "base_url", "token"}`` with the token
+    encrypted; None (or kind ``off``) switches it off.
+
+    :param token: the plain token; None keeps the stored one (a form that shows it masked
+        sends nothing back), "" removes it.
+    """
+    kind = (kind or "").strip().lower()
+    if kind in ("", "off", "none"):
+        return None
+    if kind not in image_hosts.KINDS:
+        raise PoolError(f"image host {kind!r}: expected one of {', '.join(image_hosts.KINDS)} "
+                        "or off")
+    base_url = (base_url or "").strip().rstrip("/") or None
+    if base_url:
+        _check_url("image host URL", base_url, ("http", "https"))
+    elif not image_hosts.DEFAULT_BASE[kind]:
+        raise PoolError(f"image host {kind}: a base URL is required (the site's address)")
+    if token is None:
+        kept = (stored or {}).get("token") if (stored or {}).get("kind") == kind else None
+    else:
+        token = token.strip()
+        if any(c.isspace() for c in token):
+            raise PoolError("image host token: no spaces or line breaks")
+        kept = box.encrypt(token) if token else None
+    if kind == "smms" and not kept:
+        raise PoolError("image host smms: a token is required (SM.MS refuses uploads without)")
+    return {"kind": kind, "base_url": base_url, "token": kept}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -9,9 +10,11 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from balancer.config import Config
+from balancer.crypto import SecretBox, owner_tag
 from balancer.extensions import db
 from balancer.keypool.records import KeyStatus
 from balancer.models import ApiKey, ClientToken, KeyEvent, KeyModelState, Pool
+from balancer.models.races import lost_race
 from balancer.models.types import utcnow
 from balancer.runtime import Catalog, ClientInfo, PoolInfo, Runtime, env_clients
 from balancer.services import audit
@@ -19,6 +22,7 @@ from balancer.services.pool_checks import (
     PoolError,
     check_aliases,
     check_base_url,
+    check_image_host,
     check_kind,
     check_name,
     check_overrides,
@@ -26,7 +30,8 @@ from balancer.services.pool_checks import (
     check_proxy_url,
     check_request_defaults,
 )
-from balancer.upstream import request_defaults
+from balancer.upstream import request_defaults, vertex
+from balancer.upstream.image_hosts import ImageHost
 from balancer.upstream.request_defaults import RequestDefaults
 
 log = logging.getLogger(__name__)
@@ -34,7 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_POOL = "gemini"
 
 _EDITABLE = frozenset({"name", "kind", "base_url", "proxy_url", "proxies", "enabled", "overrides",
-                       "aliases", "request_defaults"})
+                       "aliases", "request_defaults", "image_host"})
 
 
 class PoolNotFound(PoolError, LookupError):
@@ -54,10 +59,20 @@ def ensure_default_pool() -> Pool:
     db.session.add(pool)
     try:
         db.session.commit()
-    except sa.exc.IntegrityError:
-        # Another worker created it at the same moment.
+    except sa.exc.DBAPIError as exc:
+        # Another worker created it at the same moment (a unique-name error, or a
+        # deadlock on MariaDB); a deadlock's winner may still be about to commit.
         db.session.rollback()
-        pool = db.session.scalar(sa.select(Pool).where(Pool.name == DEFAULT_POOL))
+        if not lost_race(exc):
+            raise
+        for wait in (0.0, 0.05, 0.2, 0.5):
+            time.sleep(wait)
+            pool = db.session.scalar(sa.select(Pool).where(Pool.is_default.is_(True)))
+            db.session.commit()  # ends the read, so that the next one sees new commits
+            if pool is not None:
+                break
+        else:
+            raise
     return pool
 
 
@@ -71,14 +86,39 @@ def get_pool(name: str | None) -> Pool:
     return pool
 
 
-def pool_info(p: Pool, config: Config) -> PoolInfo:
-    """A pool row as the proxy holds it: URLs resolved against the environment."""
-    base = p.base_url or (config.GEMINI_BASE_URL if p.kind == "gemini" else "")
+#: Where a pool without a base URL of its own sends its calls, by kind.
+_DEFAULT_BASES = {"gemini": lambda c: c.GEMINI_BASE_URL,
+                  vertex.KIND: lambda c: vertex.DEFAULT_BASE_URL}
+
+
+def pool_info(p: Pool, config: Config, box: Optional[SecretBox] = None) -> PoolInfo:
+    """A pool row as the proxy holds it: URLs resolved against the environment; with
+    ``box``, its image host with the token decrypted."""
+    base = p.base_url or _DEFAULT_BASES.get(p.kind, lambda c: "")(config)
+    models = tuple(p.models or ())
+    if p.kind == vertex.KIND and not models:
+        # Express mode lists no models for API keys: its documented ones until refreshed.
+        models = vertex.configured_models(p.aliases or {})
     return PoolInfo(id=p.id, name=p.name, kind=p.kind, base_url=base.rstrip("/"),
                     proxy_url=p.proxy_url or config.PROXY_URL, enabled=p.enabled,
                     is_default=p.is_default, overrides=dict(p.overrides or {}),
-                    aliases=dict(p.aliases or {}), models=tuple(p.models or ()),
-                    proxies=tuple(p.proxies or ()), defaults=_stored_defaults(p))
+                    aliases=dict(p.aliases or {}), models=models,
+                    proxies=tuple(p.proxies or ()), defaults=_stored_defaults(p),
+                    image_host=_stored_image_host(p, box) if box is not None else None)
+
+
+def _stored_image_host(p: Pool, box: SecretBox) -> Optional[ImageHost]:
+    """A pool's image host; one whose token no configured key opens uploads nothing."""
+    stored = p.image_host if isinstance(p.image_host, dict) else None
+    if not stored or not stored.get("kind"):
+        return None
+    try:
+        token = box.decrypt(stored["token"]) if stored.get("token") else ""
+    except ValueError as exc:
+        log.warning("pool %s: image host off (%s)", p.name, exc)
+        return None
+    return ImageHost(kind=str(stored["kind"]), base_url=str(stored.get("base_url") or ""),
+                     token=token)
 
 
 def _stored_defaults(p: Pool) -> RequestDefaults:
@@ -92,13 +132,14 @@ def _stored_defaults(p: Pool) -> RequestDefaults:
 
 def load_catalog(rt: Runtime) -> Catalog:
     """Read pools and client tokens into a new Catalog and install it."""
-    pools = {p.id: pool_info(p, rt.config) for p in db.session.scalars(sa.select(Pool))}
+    pools = {p.id: pool_info(p, rt.config, rt.box) for p in db.session.scalars(sa.select(Pool))}
     clients = env_clients(rt.config)
     for t in db.session.scalars(sa.select(ClientToken).where(ClientToken.enabled.is_(True))):
         clients[t.token_hash] = ClientInfo(
             t.id, t.name, rpm=t.rpm_limit or None, concurrent=t.max_concurrent or None,
             models=tuple(m for m in (t.allowed_models or ()) if isinstance(m, str)),
-            max_bytes=t.max_request_kb * 1024 if t.max_request_kb else None)
+            max_bytes=t.max_request_kb * 1024 if t.max_request_kb else None,
+            owner=owner_tag(rt.config.SECRET_KEY, t.token_hash))
     rt.catalog = Catalog(pools=pools, clients=clients)
     return rt.catalog
 
@@ -132,13 +173,15 @@ def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = Non
                 proxy_url: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
                 aliases: Optional[Mapping[str, str]] = None, enabled: bool = True,
                 proxies: Optional[Sequence[str]] = None,
-                request_defaults: Optional[Mapping[str, Any]] = None) -> Pool:
+                request_defaults: Optional[Mapping[str, Any]] = None,
+                image_host: Optional[Mapping[str, Any]] = None) -> Pool:
     """Create a pool; in force in this process at once, in others after a sync.
 
     :param base_url: required for ``openai``; for ``gemini`` None follows GEMINI_BASE_URL.
     :param proxy_url: the outgoing proxy; None follows PROXY_URL.
     :param proxies: several outgoing proxies instead, each key pinned to one.
     :param request_defaults: see ``upstream/request_defaults.py``.
+    :param image_host: ``{"kind", "base_url", "token"}`` (the plain token), see ``edit_pool``.
     :raises PoolError: a value was refused; nothing is saved then.
     """
     name = check_name(name)
@@ -147,7 +190,8 @@ def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = Non
                 proxy_url=check_proxy_url(proxy_url), proxies=check_proxies(proxies),
                 enabled=bool(enabled), is_default=False,
                 overrides=check_overrides(overrides, rt), aliases=check_aliases(aliases),
-                models=[], request_defaults=check_request_defaults(request_defaults, kind))
+                models=[], request_defaults=check_request_defaults(request_defaults, kind),
+                image_host=check_image_host(*_image_host_parts(image_host), None, rt.box))
     _check_unique(name)
     db.session.add(pool)
     _commit(name)
@@ -156,12 +200,19 @@ def create_pool(rt: Runtime, name: str, kind: str, base_url: Optional[str] = Non
     return pool
 
 
+def _image_host_parts(wanted: Optional[Mapping[str, Any]]) -> tuple:
+    wanted = wanted or {}
+    return wanted.get("kind"), wanted.get("base_url"), wanted.get("token")
+
+
 def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
     """Change a pool; in force in this process at once, in others after a sync.
 
     ``changes``: ``name`` (a rename), ``kind`` (only while the pool has no
     keys), ``base_url``, ``proxy_url``, ``enabled``, ``overrides``, ``aliases``
-    and ``request_defaults`` (the last three replaced whole). A new base URL, proxy or kind
+    and ``request_defaults`` (the last three replaced whole), ``image_host``
+    (``{"kind", "base_url", "token"}``, the plain token or None to keep the stored one;
+    None or kind ``off`` switches it off). A new base URL, proxy or kind
     makes the model list due for a refresh.
 
     :raises PoolNotFound: no pool has that name.
@@ -190,6 +241,11 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
         changes["request_defaults"] if "request_defaults" in changes else pool.request_defaults,
         kind)
 
+    image_host = pool.image_host
+    if "image_host" in changes:
+        image_host = check_image_host(*_image_host_parts(changes["image_host"]),
+                                      pool.image_host, rt.box)
+
     if (kind, base_url, proxy_url) != (pool.kind, pool.base_url, pool.proxy_url):
         # Another upstream, or another way to reach it: the old list proves nothing.
         pool.models_refreshed_at = None
@@ -204,8 +260,12 @@ def edit_pool(rt: Runtime, name: str, /, **changes: Any) -> Pool:
     if aliases is not None:
         pool.aliases = aliases
     pool.request_defaults = defaults
+    pool.image_host = image_host
     pool.updated_at = utcnow()
     _commit(pool.name)
+    if "image_host" in changes:
+        # The audit names the host, never its token.
+        changes = {**changes, "image_host": image_host["kind"] if image_host else "off"}
     audit.record("pool_edit", f"pool {name}", audit.changes_detail(changes))
     load_catalog(rt)
     return pool
@@ -255,6 +315,7 @@ def list_pools() -> list[dict]:
             "is_default": p.is_default, "overrides": dict(p.overrides or {}),
             "aliases": dict(p.aliases or {}), "models": len(p.models or ()),
             "request_defaults": dict(p.request_defaults or {}),
+            "image_host": image_host_view(p.image_host),
             "models_refreshed_at": iso(p.models_refreshed_at),
             "keys": counts.get(p.id, _empty_counts()),
         })
@@ -285,6 +346,14 @@ def _key_counts() -> dict[int, dict[str, int]]:
         else:
             row["active"] += 1
     return counts
+
+
+def image_host_view(stored: Optional[dict]) -> Optional[dict]:
+    """An image host as pages, lists and exports show it: the token only as "set"."""
+    if not isinstance(stored, dict) or not stored.get("kind"):
+        return None
+    return {"kind": stored["kind"], "base_url": stored.get("base_url"),
+            "token": "set" if stored.get("token") else None}
 
 
 def mask_proxy(url: Optional[str]) -> Optional[str]:

@@ -58,6 +58,11 @@ def purge(settings: Settings, kinds: Optional[list[str]] = None,
             for model, column, setting in USAGE_ROLLUPS:
                 days = getattr(settings, setting)
                 counts[kind] += purge_older(model, column, days, max_batches) if days > 0 else 0
+    if kinds is None:
+        # Stored Responses-API responses live hours, not days: their own setting.
+        from balancer.services import stored_responses
+        counts["stored_responses"] = stored_responses.purge_expired(
+            settings.responses_ttl_hours, max_batches)
     return Purged(counts)
 
 

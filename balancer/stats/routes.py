@@ -3,7 +3,8 @@ and ``charts``.
 
 Every statistics endpoint takes ``range`` (1h, 6h, 24h, 7d, 30d) or ``from``
 and ``to`` (ISO 8601), an optional ``granularity`` (minute, hour, day) and at
-most one filter (``pool``, ``key``, ``client`` ids or ``model``); bad input
+most one filter (``pool``, ``key``, ``client`` ids, ``model`` or ``api``, the
+client's API dialect); bad input
 gets a 400 with ``{"error": {"message": ...}}``.
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ def latency_series() -> Response:
 
 @bp.get("/breakdown/<dimension>")
 def breakdown(dimension: str) -> Response:
-    """Requests, errors, tokens and latency per pool, key, model or client."""
+    """Requests, errors, tokens and latency per pool, key, model, client or API dialect."""
     raw = request.args.get("limit")
     if raw is not None and not raw.isdigit():
         raise RangeError("limit: expected a whole number")

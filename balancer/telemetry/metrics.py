@@ -14,7 +14,7 @@ of the worker that answers (every worker holds the same state, synced within
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator, Optional
+from typing import Any, Container, Iterable, Iterator, Optional
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -37,6 +37,10 @@ TTFB = Histogram("balancer_time_to_first_byte_seconds",
 TOKENS = Counter("balancer_tokens", "Tokens by pool, model and direction (in, out).",
                  ["pool", "model", "direction"])
 RETRIES = Counter("balancer_retries", "Upstream attempts beyond the first, by pool.", ["pool"])
+AUTH_FAILURES = Counter("balancer_client_auth_failures",
+                        "Requests refused for their client token (missing, invalid, not a "
+                        "loopback caller while no token exists) or for too many such failures.",
+                        ["reason"])
 TRANSITIONS = Counter("balancer_key_transitions",
                       "Key state changes: cooldown, disable, eject, restore, ...", ["kind"])
 BUFFERED = Gauge("balancer_telemetry_buffered_records",
@@ -45,24 +49,59 @@ BUFFERED = Gauge("balancer_telemetry_buffered_records",
 DROPPED = Gauge("balancer_telemetry_dropped_records",
                 "Request records dropped because the buffer was full, summed over workers.",
                 multiprocess_mode="livesum")
+REFUSED = Counter("balancer_telemetry_refused_records",
+                  "Records dropped because the database refused them (a bad row), set aside "
+                  "so that the rest of their batch is written; by kind and reason.",
+                  ["kind", "reason"])
 FLUSH_LAG = Gauge("balancer_telemetry_flush_lag_seconds",
                   "Seconds since the last successful write of buffered records (worst worker).",
                   multiprocess_mode="livemax")
 
 
-def observe(record: RequestRecord, pool_name: str) -> None:
-    """Count one finished request."""
-    model = record.model or "-"
-    REQUESTS.labels(pool_name, model, record.api_format, record.status_class).inc()
-    LATENCY.labels(pool_name).observe(record.latency_ms / 1000)
+#: The ``model`` label of every name the pool neither lists nor aliases: a client's
+#: made-up names must not add a series each to the metrics files.
+OTHER_MODEL = "other"
+
+
+def model_label(model: Optional[str], listed: Container[str]) -> str:
+    """``model`` when the pool lists or aliases it (``models/`` aside), else ``other``."""
+    if not model:
+        return "-"
+    name = model[len("models/"):] if model.startswith("models/") else model
+    return name if name in listed else OTHER_MODEL
+
+
+#: (metric, label values) -> its child. ``labels()`` checks its values and looks them up
+#: under a lock on every call; a request counts in the same few series over and over,
+#: so each is looked up once. Bounded: models are listed names or "other".
+_CHILDREN: dict[tuple, Any] = {}
+
+
+def _child(metric: Any, *values: str) -> Any:
+    found = _CHILDREN.get((metric, values))
+    if found is None:
+        found = _CHILDREN[(metric, values)] = metric.labels(*values)
+    return found
+
+
+def observe(record: RequestRecord, pool_name: str, listed: Container[str] = ()) -> None:
+    """Count one finished request; ``listed``: the model names its pool serves."""
+    model = model_label(record.model, listed)
+    _child(REQUESTS, pool_name, model, record.api_format, record.status_class).inc()
+    _child(LATENCY, pool_name).observe(record.latency_ms / 1000)
     if record.ttfb_ms is not None:
-        TTFB.labels(pool_name).observe(record.ttfb_ms / 1000)
+        _child(TTFB, pool_name).observe(record.ttfb_ms / 1000)
     if record.tokens_in:
-        TOKENS.labels(pool_name, model, "in").inc(record.tokens_in)
+        _child(TOKENS, pool_name, model, "in").inc(record.tokens_in)
     if record.tokens_out:
-        TOKENS.labels(pool_name, model, "out").inc(record.tokens_out)
+        _child(TOKENS, pool_name, model, "out").inc(record.tokens_out)
     if record.attempts > 1:
-        RETRIES.labels(pool_name).inc(record.attempts - 1)
+        _child(RETRIES, pool_name).inc(record.attempts - 1)
+
+
+def auth_failure(reason: str) -> None:
+    """Count a refused client-token check (the request log gets no row for it)."""
+    AUTH_FAILURES.labels(reason).inc()
 
 
 def transitions(items: Iterable[Transition]) -> None:
@@ -77,6 +116,12 @@ def telemetry(buffered: int, dropped: int, lag: Optional[float]) -> None:
     DROPPED.set(dropped)
     if lag is not None:
         FLUSH_LAG.set(lag)
+
+
+def refused(kind: str, reason: str, n: int) -> None:
+    """Count records the database refused, by kind (request, key_state) and reason (the
+    error's name: a small, fixed set)."""
+    REFUSED.labels(kind, reason).inc(n)
 
 
 class KeyStates:

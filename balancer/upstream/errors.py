@@ -7,6 +7,7 @@ into this tree; nothing above ``balancer.upstream`` sees a library exception::
      ├── UpstreamTimeout          .phase == "connect" | "read"
      ├── UpstreamUnreachable      refused, reset, DNS, proxy, TLS  (.kind)
      ├── UpstreamProtocolError    broken chunked encoding, truncated body
+ │    └── AnswerTooLarge       a whole answer longer than Balancer holds in memory
      └── UpstreamConfigError      the call could not be built (bad base/proxy URL)
 
 Messages are built from exception class names, ``host:port`` and OS error
@@ -66,6 +67,14 @@ class UpstreamUnreachable(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """The answer was malformed or cut short (broken chunks, truncated body)."""
+
+
+class AnswerTooLarge(UpstreamProtocolError):
+    """A whole answer went past the most Balancer holds in memory (``limit`` bytes)."""
+
+    def __init__(self, limit: int, *, host: str = "") -> None:
+        super().__init__(f"answer larger than {limit} bytes", host=host, cause="AnswerTooLarge")
+        self.limit = limit
 
 
 class UpstreamConfigError(UpstreamError):

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
-from balancer.upstream.errors import UpstreamError
+from balancer.upstream import transport
+from balancer.upstream.errors import AnswerTooLarge, UpstreamError
 from balancer.upstream.transport import MAX_ERROR_BODY, UpstreamResponse
 
 Chunk = Union[bytes, UpstreamError]
@@ -59,8 +60,12 @@ class MockResponse:
 
     @property
     def content(self) -> bytes:
-        """The whole body; an ``UpstreamError`` chunk is raised."""
-        return b"".join(self.iter_chunks())
+        """The whole body; an ``UpstreamError`` chunk is raised, ``AnswerTooLarge`` past
+        ``transport.MAX_ANSWER`` bytes."""
+        out = b"".join(self.iter_chunks())
+        if len(out) > transport.MAX_ANSWER:
+            raise AnswerTooLarge(transport.MAX_ANSWER)
+        return out
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The chunks in order; an ``UpstreamError`` chunk is raised where it stands."""

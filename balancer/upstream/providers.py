@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from balancer.keypool.outcome import Verdict
-from balancer.upstream import gemini, openai
+from balancer.upstream import gemini, openai, vertex
 from balancer.upstream.sanitize import redact
 
 
@@ -21,6 +21,7 @@ class Call:
     method: str
     url: str
     headers: Mapping[str, str]
+    body: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Provider:
     check_success: Callable[[object], Optional[Verdict]]
     #: (base, model or None) -> a cheap call that proves a key works.
     probe: Callable[[str, Optional[str]], Call]
+    #: (base, api version, Gemini API path) -> URL, for Gemini-format calls.
+    native_url: Callable[[str, str, str], str] = gemini.native_url
 
 
 def openai_error_from_upstream(status: int, body: bytes, secrets: tuple[str, ...] = ()) -> bytes:
@@ -84,6 +87,18 @@ def _openai_probe(base: str, model: Optional[str]) -> Call:
     return Call("GET", f"{base.rstrip('/')}/models", {})
 
 
+def _vertex_probe(base: str, model: Optional[str]) -> Call:
+    # Express mode has no model list or model get: counting tokens is its cheapest call.
+    path = f"models/{model or vertex.PROBE_MODEL}:countTokens"
+    return Call("POST", vertex.native_url(base, "v1", path), {"Content-Type": "application/json"},
+                vertex.PROBE_BODY)
+
+
+def _no_openai_layer(base: str, path: str) -> str:
+    raise vertex.Unsupported("Vertex AI express mode has no OpenAI-compatible endpoint for "
+                             "API keys; its pools serve OpenAI requests through Gemini's own API.")
+
+
 GEMINI = Provider(
     kind="gemini",
     openai_url=gemini.compat_url,
@@ -102,10 +117,36 @@ OPENAI = Provider(
     probe=_openai_probe,
 )
 
-PROVIDERS: dict[str, Provider] = {"gemini": GEMINI, "openai": OPENAI}
+VERTEX_EXPRESS = Provider(
+    kind=vertex.KIND,
+    openai_url=_no_openai_layer,
+    auth_headers=gemini.native_headers,
+    classify=vertex.classify,
+    check_success=lambda body: gemini.check_success(body, compat=False),
+    probe=_vertex_probe,
+    native_url=vertex.native_url,
+)
+
+PROVIDERS: dict[str, Provider] = {"gemini": GEMINI, "openai": OPENAI,
+                                  vertex.KIND: VERTEX_EXPRESS}
+
+#: Kinds whose upstream speaks Gemini's own API (generateContent and its kin): the
+#: Gemini routes pass through to them and the other APIs are translated to it.
+GEMINI_NATIVE_KINDS = frozenset({"gemini", vertex.KIND})
+
+
+def speaks_gemini(kind: str) -> bool:
+    """Whether a pool of ``kind`` is called in Gemini's own API."""
+    return kind in GEMINI_NATIVE_KINDS
+
+
+def translates_only(kind: str) -> bool:
+    """Whether a pool of ``kind`` has no OpenAI-compatible endpoint of its own, so
+    OpenAI-format requests must go through the Gemini translation."""
+    return kind == vertex.KIND
 
 
 def probe_headers(kind: str, key: str) -> dict:
     """Auth headers for a probe call of this kind."""
     # Gemini's native API (which probes call) takes x-goog-api-key, not Bearer.
-    return gemini.native_headers(key) if kind == "gemini" else OPENAI.auth_headers(key)
+    return gemini.native_headers(key) if speaks_gemini(kind) else OPENAI.auth_headers(key)

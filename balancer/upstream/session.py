@@ -7,9 +7,13 @@ from typing import Iterator, Mapping, Optional
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity
 
-from balancer.upstream.errors import UpstreamError, map_requests_error
+from balancer.upstream import transport
+from balancer.upstream.adapter import OneWriteAdapter
+from balancer.upstream.errors import AnswerTooLarge, UpstreamError, map_requests_error
 from balancer.upstream.transport import MAX_ERROR_BODY, Transport, UpstreamResponse
 
 
@@ -25,19 +29,31 @@ class RequestsResponse:
 
     @property
     def content(self) -> bytes:
-        """The whole body; transport failures as ``UpstreamError``."""
+        """The whole body, up to ``transport.MAX_ANSWER`` bytes decoded; transport failures
+        as ``UpstreamError``, a longer body as ``AnswerTooLarge`` (the rest left unread)."""
+        limit = transport.MAX_ANSWER
+        parts, size = [], 0
         try:
-            return self._resp.content
+            for part in self._resp.iter_content(chunk_size=1 << 16):
+                size += len(part)
+                if size > limit:
+                    self._resp.close()
+                    raise AnswerTooLarge(limit)
+                parts.append(part)
         except requests.RequestException as exc:
             raise map_requests_error(exc) from None
+        except (OSError, ValueError, urllib3.exceptions.HTTPError) as exc:
+            raise map_requests_error(exc) from None
+        return b"".join(parts)
 
     def iter_chunks(self) -> Iterator[bytes]:
         """Upstream bytes as they arrive; transport failures as ``UpstreamError``."""
         resp = self._resp
         try:
             if resp.raw.chunked:
-                # chunk_size=None yields each HTTP chunk the moment it is read.
-                yield from resp.iter_content(chunk_size=None)
+                # Each HTTP chunk is yielded the moment it is read, a huge one in 64 KiB
+                # pieces (chunk_size=None would hold a whole chunk, however large, in memory).
+                yield from resp.iter_content(chunk_size=1 << 16)
             else:
                 while True:
                     data = resp.raw.read1(65536)
@@ -77,6 +93,9 @@ class UpstreamClient:
         self._lock = threading.Lock()
         self._pool_maxsize = pool_maxsize
         self._user_agent = user_agent
+        #: URL as built -> as ``requests`` prepares it (quoted, IDNA): a pool calls a few
+        #: URLs over and over, and preparing one is most of what preparing a call costs.
+        self._urls: dict[str, str] = {}
 
     def session(self, pool_id: int, proxy_url: Optional[str]) -> requests.Session:
         """The session for a pool and proxy, created on first use."""
@@ -92,7 +111,8 @@ class UpstreamClient:
 
     def _new_session(self, proxy_url: Optional[str]) -> requests.Session:
         s = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_maxsize, max_retries=0)
+        adapter = OneWriteAdapter(pool_connections=4, pool_maxsize=self._pool_maxsize,
+                                  max_retries=0)
         s.mount("http://", adapter)
         s.mount("https://", adapter)
         # Environment proxies (HTTP_PROXY, ...) must not silently reroute keys.
@@ -113,12 +133,61 @@ class UpstreamClient:
         :param timeout: (connect, read) seconds; read applies between bytes.
         :raises UpstreamError: timeouts, unreachable hosts, broken proxies.
         """
+        session = self.session(pool_id, proxy_url)
         try:
-            return RequestsResponse(self.session(pool_id, proxy_url).request(
-                method, url, headers=dict(headers), data=body, stream=stream,
-                timeout=timeout, allow_redirects=False))
+            if body is not None and not isinstance(body, bytes):
+                return RequestsResponse(session.request(
+                    method, url, headers=dict(headers), data=body, stream=stream,
+                    timeout=timeout, allow_redirects=False))
+            # What ``Session.request`` would do for a bytes body with redirects, cookies and
+            # the environment off, without its general machinery (settings merged call by
+            # call, hooks, cookie jars): the same adapter, the same prepared request.
+            resp = session.get_adapter(url).send(
+                self._prepare(session, method, url, headers, body), stream=stream,
+                timeout=timeout, verify=session.verify, cert=session.cert,
+                proxies=session.proxies)
+            if not stream:
+                resp.content  # noqa: B018 - read whole, as Session.send does
+            return RequestsResponse(resp)
         except requests.RequestException as exc:
             raise map_requests_error(exc) from None
+
+    def _prepare(self, session: requests.Session, method: str, url: str,
+                 headers: Mapping[str, str], body: Optional[bytes]) -> PreparedRequest:
+        """The request ``Session.prepare_request`` would make: the session's headers under
+        the call's, the body's length, no cookies (the sessions keep none)."""
+        prepared = PreparedRequest()
+        prepared.method = method
+        prepared.url = self._prepared_url(url)
+        merged = CaseInsensitiveDict(session.headers)
+        for name, value in headers.items():
+            if value is None:  # as requests merges: None takes a default header away
+                merged.pop(name, None)
+                continue
+            # A header line broken by a client's CR or LF is refused here, as requests does.
+            check_header_validity((name, value))
+            merged[name] = value
+        if body:
+            merged["Content-Length"] = str(len(body))
+        elif method not in ("GET", "HEAD"):
+            merged["Content-Length"] = "0"
+        prepared.headers = merged
+        prepared.body = body or None
+        prepared.hooks = {"response": []}
+        prepared._body_position = None
+        return prepared
+
+    def _prepared_url(self, url: str) -> str:
+        """``url`` as requests prepares it (quoted, IDNA), prepared once."""
+        found = self._urls.get(url)
+        if found is None:
+            probe = PreparedRequest()
+            probe.prepare_url(url, None)
+            found = probe.url
+            if len(self._urls) >= 4096:  # a bound, not a cache policy: URLs are few
+                self._urls.clear()
+            self._urls[url] = found
+        return found
 
     def close(self) -> None:
         """Close every session's connections."""

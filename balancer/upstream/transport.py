@@ -11,6 +11,9 @@ from typing import Iterator, Mapping, Optional, Protocol
 
 #: The most of an error answer that is read: errors are small, a broken one is cut.
 MAX_ERROR_BODY = 1 << 20
+#: The largest whole (not streamed) answer held in memory; a larger one is refused
+#: (``AnswerTooLarge``), so one answer cannot exhaust a worker's memory.
+MAX_ANSWER = 64 << 20
 
 
 class UpstreamResponse(Protocol):
@@ -21,8 +24,9 @@ class UpstreamResponse(Protocol):
 
     @property
     def content(self) -> bytes:
-        """The whole body.
+        """The whole body, up to ``MAX_ANSWER`` bytes (decoded).
 
+        :raises AnswerTooLarge: the body is longer.
         :raises UpstreamError: the body broke off or timed out.
         """
         ...

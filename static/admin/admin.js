@@ -33,6 +33,12 @@
     });
     updateSelection();
 
+    // The page that shows a new token answers the form's POST: turn its history entry
+    // into a plain GET of the same URL, so a reload shows the list and creates nothing.
+    if (document.getElementById("token-value") && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.href);
+    }
+
     // Buttons that copy a value (the one-time token).
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.addEventListener("click", function () {

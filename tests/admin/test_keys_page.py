@@ -357,7 +357,7 @@ def test_json_test_and_delete(admin, admin_app, rt, keys, upstream):
 def test_other_workers_follow_the_actions_through_their_sync(admin, admin_app, rt, keys, make_app):
     keys(3, tag="sync")
     ids = _key_ids(admin_app)
-    other = make_app(ADMIN_PASSWORD="x").extensions["balancer"]
+    other = make_app(ADMIN_PASSWORD="another worker password").extensions["balancer"]
     other.services.bootstrap()
     admin.post("/admin/keys/action", {"action": f"disable:{ids[0]}"})
     admin.post(f"/admin/keys/{ids[1]}/edit", {"group": "project-b"})

@@ -342,3 +342,14 @@ def test_the_clean_up_refuses_bad_input(admin, admin_app):
         html = unescape(admin.post("/admin/logs/clean-up", data, follow_redirects=True)
                         .get_data(as_text=True))
         assert "Nothing deleted" in html and len(_ids(html)) == 1
+
+
+def test_each_request_shows_its_dialect_by_name(admin, admin_app):
+    ids = _insert(admin_app, [{"api_format": "anthropic", "route": "messages"},
+                              {"api_format": "responses", "route": "responses"},
+                              {"api_format": "gemini", "route": "gemini.generateContent"}])
+    html = admin.text("/admin/logs")
+    for name in ("Anthropic Messages", "OpenAI Responses", "Gemini"):
+        assert f'<span class="small">{name}</span>' in html
+    detail = admin.text(f"/admin/logs/requests/{ids[0]}")
+    assert "Anthropic Messages, messages" in detail

@@ -162,3 +162,52 @@ def test_a_gemini_pool_says_and_sets_how_openai_clients_reach_it(admin, admin_ap
     assert "compat: Google's OpenAI layer" in unescape(admin.text("/admin/pools"))
     form = admin.text(f"/admin/pools/{default.id}/edit")
     assert re.search(r'<option (?:selected value="compat"|value="compat" selected)', form)
+
+
+def test_an_image_host_token_is_stored_encrypted_never_shown_and_kept(admin, admin_app, rt):
+    token = "imgbed-secret-code-5f4e3d2c1b"
+    host = {"image_host": "imgbed", "image_host_url": "https://img.example.com",
+            "image_host_token": token}
+    resp = admin.post("/admin/pools/new", {**GROQ, **host})
+    assert resp.status_code == 302
+    pool = _pool(admin_app, "groq")
+    assert token not in str(pool.image_host) and rt.box.decrypt(pool.image_host["token"]) == token
+    form = admin.text(f"/admin/pools/{pool.id}/edit")
+    assert token not in form and "A token is stored." in form
+    assert 'value="https://img.example.com"' in form
+    listing = admin.text("/admin/pools")
+    assert token not in listing and "(token set)" in listing
+    # Saved again as the browser sends it (the token field empty): the token stays.
+    resp = admin.post(f"/admin/pools/{pool.id}/edit", {**GROQ, **host, "image_host_token": ""})
+    assert resp.status_code == 302
+    assert rt.catalog.pools[pool.id].image_host.token == token
+    # A refused form does not echo a token typed into it.
+    resp = admin.post(f"/admin/pools/{pool.id}/edit",
+                      {**GROQ, **host, "image_host_url": "ftp://img.example.com"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "image host URL" in html and token not in html
+
+
+def test_create_a_vertex_express_pool(admin, admin_app, rt):
+    assert 'value="vertex_express"' in admin.text("/admin/pools/new")
+    resp = admin.post("/admin/pools/new", {**GROQ, "name": "vertex", "kind": "vertex_express",
+                                           "base_url": "", "overrides": "", "aliases": ""})
+    assert resp.status_code == 302
+    pool = _pool(admin_app, "vertex")
+    assert pool.kind == "vertex_express"
+    info = next(p for p in rt.catalog.pools.values() if p.name == "vertex")
+    assert info.base_url == "https://aiplatform.googleapis.com" and "gemini-2.5-flash" in info.models
+    assert "Gemini's own API on Vertex AI express mode" in unescape(admin.text("/admin/pools"))
+
+
+def test_fake_streams_are_chosen_on_the_pool_form(admin, admin_app, rt):
+    resp = admin.post("/admin/pools/new", {**GROQ, "fake_stream": "true"})
+    assert resp.status_code == 302
+    pool = _pool(admin_app, "groq")
+    assert pool.overrides["fake_stream"] is True
+    assert rt.pool_settings(rt.catalog.pools[pool.id]).values.fake_stream is True
+    form = admin.text(f"/admin/pools/{pool.id}/edit")
+    assert re.search(r'<option[^>]*selected[^>]*value="true"|<option[^>]*value="true"[^>]*selected',
+                     form)
+    admin.post(f"/admin/pools/{pool.id}/edit", {**GROQ, "fake_stream": ""})
+    assert "fake_stream" not in _pool(admin_app, "groq").overrides

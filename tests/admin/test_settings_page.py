@@ -48,7 +48,7 @@ def test_a_change_is_saved_and_in_force_at_once(admin, admin_app, rt):
 
 
 def test_another_worker_follows_through_its_sync(admin, make_app, rt):
-    other = make_app(ADMIN_PASSWORD="x")
+    other = make_app(ADMIN_PASSWORD="another worker password")
     other_rt = other.extensions["balancer"]
     other_rt.services.bootstrap()
     admin.post("/admin/settings", _form(rt, strategy="random"))

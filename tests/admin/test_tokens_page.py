@@ -15,8 +15,8 @@ CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "h
 
 def _create(admin, name="chat app") -> str:
     resp = admin.post("/admin/tokens", {"name": name})
-    assert resp.status_code == 302
-    html = admin.text("/admin/tokens")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
     assert "it will not be shown again" in html
     token = re.search(r'id="token-value" value="([^"]+)"', html).group(1)
     assert "it will not be shown again" not in admin.text("/admin/tokens")
@@ -41,6 +41,27 @@ def test_a_new_token_is_shown_once_stored_hashed_and_works_at_once(admin, admin_
     proxied = admin_app.test_client().post("/v1/chat/completions", json=CHAT,
                                            headers={"Authorization": f"Bearer {token}"})
     assert proxied.status_code == 200
+
+
+def _cookie_values(resp) -> list[str]:
+    return [header.split(";", 1)[0].split("=", 1)[1] for header in resp.headers.getlist("Set-Cookie")]
+
+
+def test_a_new_token_is_never_stored_in_the_session_cookie(admin, admin_app):
+    serializer = admin_app.session_interface.get_signing_serializer(admin_app)
+    resp = admin.post("/admin/tokens", {"name": "kept out of cookies"})
+    sessions = [serializer.loads(value) for value in _cookie_values(resp) if value]
+    page = resp
+    if resp.status_code == 302:  # wherever the token is shown, follow the way there
+        page = admin.get(resp.headers["Location"])
+        sessions += [serializer.loads(value) for value in _cookie_values(page) if value]
+    html = page.get_data(as_text=True)
+    token = re.search(r'id="token-value" value="([^"]+)"', html).group(1)
+    assert sessions, "the session cookie was not set"
+    for data in sessions:
+        assert token not in repr(data) and token[-24:] not in repr(data)
+    assert resp.status_code == 200 and "Token “kept out of cookies” created." in html
+    assert "it will not be shown again" not in admin.text("/admin/tokens")
 
 
 def test_a_name_is_required(admin, admin_app):
@@ -97,21 +118,24 @@ def test_usage_per_token(admin, admin_app, rt, keys):
     assert "never" not in row
 
 
-def test_the_last_token_warns_that_the_proxy_would_open(make_app, keys):
+def test_the_last_token_warns_what_the_proxy_does_without_one(make_app, keys):
     app = make_app(ADMIN_PASSWORD=PASSWORD, ALLOWED_TOKENS="")
     app.extensions["balancer"].services.bootstrap()
     admin = AdminClient(app.test_client())
-    assert "The proxy accepts every caller" in admin.text("/admin/tokens")
-    admin.post("/admin/tokens", {"name": "only"})
-    html = admin.text("/admin/tokens")
+    assert "serves only callers on this machine" in admin.text("/admin/tokens")
+    html = admin.post("/admin/tokens", {"name": "only"}).get_data(as_text=True)
     assert "From now on the proxy accepts only requests with a client token." in html
-    assert "The proxy accepts every caller" not in html
+    assert "serves only callers on this machine" not in html
     with app.app_context():
         token_id = db.session.scalar(sa.select(ClientToken.id))
     ask = admin.post(f"/admin/tokens/{token_id}/action", {"action": "disable"})
-    assert ask.status_code == 200 and "the proxy accepts every caller" in ask.get_data(as_text=True)
+    text = ask.get_data(as_text=True)
+    assert ask.status_code == 200 and "the proxy serves only callers on this machine" in text
+    assert "accepts every caller" not in text
     with app.app_context():
         assert db.session.get(ClientToken, token_id).enabled is True
+    admin.post(f"/admin/tokens/{token_id}/action", {"action": "disable", "confirmed": "yes"})
+    assert "No client token is left" in admin.text("/admin/tokens")
 
 
 def test_unknown_token_or_action(admin, admin_app):
@@ -123,7 +147,7 @@ def test_unknown_token_or_action(admin, admin_app):
 
 def test_other_workers_follow_token_changes_through_their_sync(admin, admin_app, make_app):
     token = _create(admin)
-    other = make_app(ADMIN_PASSWORD="x").extensions["balancer"]
+    other = make_app(ADMIN_PASSWORD="another worker password").extensions["balancer"]
     other.services.bootstrap()
     assert other.catalog.client_for(token) is not None
     token_id = _rows(admin_app)[0].id

@@ -4,6 +4,8 @@ URL layout (one port serves all three flavours):
 
 - ``/v1beta/...`` and ``/v1/...``: Gemini's native API (``gemini_native.py``);
 - ``/v1beta/openai/...``: Gemini's OpenAI-compatible layer (``openai_compat.py``);
+- ``/v1/publishers/google/models/...`` (and ``/v1beta1/``): Vertex AI express mode
+  (``vertex_express.py``);
 - ``/openai/v1/...``: a plain OpenAI-compatible provider (``openai_provider.py``), not under
   ``/v1/`` because Gemini's native ``/v1/models`` is already there;
 - ``/__fake/...``: the control API (``control_api.py``), never recorded.
@@ -25,6 +27,7 @@ from .gemini_native import NativeFlavour
 from .openai_compat import CompatFlavour
 from .openai_provider import ProviderFlavour
 from .state import FakeState
+from .vertex_express import VertexExpressFlavour
 from .wire import (
     JSON_TYPE,
     AbortConnection,
@@ -39,6 +42,8 @@ from .wire import (
 # (prefix, flavour name, native API version); longest prefixes first.
 _MOUNTS = (
     ("/openai/v1/", "provider", ""),
+    ("/v1/publishers/google/models/", "vertex", "v1"),
+    ("/v1beta1/publishers/google/models/", "vertex", "v1beta1"),
     ("/v1beta/openai/", "compat", "v1beta"),
     ("/v1beta/", "native", "v1beta"),
     ("/v1/", "native", "v1"),
@@ -68,6 +73,7 @@ class FakeApp:
             "native": NativeFlavour(self.state),
             "compat": CompatFlavour(self.state),
             "provider": ProviderFlavour(self.state),
+            "vertex": VertexExpressFlavour(self.state),
         }
 
     def __call__(
@@ -150,6 +156,8 @@ class FakeApp:
         elif script.mode == "reset":
             raise AbortConnection()
         if script.mode in ERROR_MODES:
+            if script.delay:
+                time.sleep(script.delay)  # a failure that comes late, as after long thinking
             return flavour.mode_error(call, script)
         reply = flavour.answer(call, script)
         reply.mode = script.mode

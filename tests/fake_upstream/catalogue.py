@@ -198,6 +198,9 @@ OPENAI_MODELS: dict[str, tuple[str, int]] = {
     "text-embedding-ada-002": ("embedding", 1671217299),
     "dall-e-3": ("image", 1698785189),
     "gpt-image-1": ("image", 1745517030),
+    "tts-1": ("speech", 1681940951),
+    "tts-1-hd": ("speech", 1699046015),
+    "gpt-4o-mini-tts": ("speech", 1742403959),
 }
 
 
@@ -210,6 +213,6 @@ def openai_model(model_id: str) -> Optional[dict[str, Any]]:
 
 
 def openai_kind(model_id: Optional[str]) -> Optional[str]:
-    """``"chat"``, ``"embedding"``, ``"image"`` or None for an unknown model."""
+    """``"chat"``, ``"embedding"``, ``"image"``, ``"speech"`` or None for an unknown model."""
     entry = OPENAI_MODELS.get(model_id or "")
     return entry[0] if entry else None

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any, Optional
 
-from . import answers, catalogue, content, imagen, native_answer
+from . import answers, catalogue, content, imagen, native_answer, tts
 from . import google_errors as gerr
 from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
 from .flavour import Flavour
@@ -218,14 +218,18 @@ class NativeFlavour(Flavour):
         if native_answer.wants_image(body) and not native_answer.draws(call.model or ""):
             message = "Model does not support the requested response modalities: image"
             return self._error(call, gerr.envelope(400, "INVALID_ARGUMENT", message))
+        refusal = tts.check(call.model or "", body)
+        if refusal is not None:
+            return self._error(call, refusal)
+        if tts.speaks(call.model):
+            spoken = tts.answer(body, self._stamp(model), script.mode)
+            if call.kind != KIND_STREAM:
+                return self._json(spoken)
+            return self._stream(call, script, [spoken])
         answer, refusal = answers.respond(model, body)
         if refusal is not None:
             return self._error(call, refusal)
-        # Every chunk of one answer repeats the same modelVersion and responseId.
-        stamp = {
-            "modelVersion": catalogue.concrete_name(model),
-            "responseId": content.response_id(),
-        }
+        stamp = self._stamp(model)
         if script.mode in ("empty", "blocked"):
             objects = [self._no_answer(script.mode, answer.prompt_tokens, stamp)]
         else:
@@ -234,6 +238,13 @@ class NativeFlavour(Flavour):
         if call.kind != KIND_STREAM:
             return self._json(objects[0])
         return self._stream(call, script, objects)
+
+    def _stamp(self, model: dict) -> dict[str, str]:
+        # Every chunk of one answer repeats the same modelVersion and responseId.
+        return {
+            "modelVersion": catalogue.concrete_name(model),
+            "responseId": content.response_id(),
+        }
 
     def _no_answer(self, mode: str, prompt: int, stamp: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -6,16 +6,33 @@ in errors, headers, models and a few stream details, which the subclasses supply
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import time
+import wave
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from . import content
+from . import content, schemas, tts
 from .behaviours import KIND_GENERATE, KIND_META, KIND_OTHER, KIND_STREAM, Script
 from .flavour import Flavour
 from .wire import JSON_TYPE, SSE_TYPE, Call, Headers, Reply, dumps, stream
 
 _DONE = b"data: [DONE]\n\n"
+_SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac",
+                 "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
+
+
+def wav_bytes(pcm: bytes) -> bytes:
+    """``pcm`` (16-bit mono at ``tts.RATE``) as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(tts.RATE)
+        writer.writeframes(pcm)
+    return out.getvalue()
 
 
 def _messages_text(messages: Any) -> tuple[list[str], str]:
@@ -29,6 +46,26 @@ def _messages_text(messages: Any) -> tuple[list[str], str]:
         if message.get("role") == "user":
             last_user = text
     return texts, last_user
+
+
+def _provider_calls(body: dict[str, Any], last_user: str) -> list[dict[str, Any]]:
+    """The provider's stand-in for a model's tool choice: with function ``tools`` and a
+    ``tool_choice`` other than ``none``, a conversation that ends with a user message gets
+    calls of the tools its text names as words (else the first), with the smallest
+    arguments their schema allows; after tool results it answers text."""
+    tools = [t.get("function") for t in body.get("tools") or []
+             if isinstance(t, dict) and t.get("type") == "function"
+             and isinstance(t.get("function"), dict)]
+    messages = body.get("messages") or []
+    if not tools or body.get("tool_choice") == "none" or not messages \
+            or not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+        return []
+    named = [t for t in tools
+             if re.search(rf"(?<![\w.-]){re.escape(str(t.get('name')))}(?![\w-])", last_user)]
+    return [{"id": f"call_{content.serial():08d}", "type": "function",
+             "function": {"name": t["name"],
+                          "arguments": json.dumps(schemas.instance(t.get("parameters") or {}))}}
+            for t in named or tools[:1]]
 
 
 def _inputs(raw: Any) -> list[str]:
@@ -125,7 +162,8 @@ class OpenAIShaped(Flavour):
         """Model from the body; ``stream: true`` makes a chat call a stream."""
         if not isinstance(call.body, dict):
             return
-        if call.action in ("chat", "embeddings", "images") and isinstance(call.body.get("model"), str):
+        if call.action in ("chat", "embeddings", "images", "speech") \
+                and isinstance(call.body.get("model"), str):
             call.model = self.model_id(call.body["model"])
         if call.action == "chat" and call.body.get("stream") is True:
             call.kind = KIND_STREAM
@@ -148,7 +186,23 @@ class OpenAIShaped(Flavour):
             return self._embeddings(call)
         if call.action == "images":
             return self._images(call)
+        if call.action == "speech":
+            return self._speech(call)
         return self._chat(call, script)
+
+    def _speech(self, call: Call) -> Reply:
+        # The tone as WAV or raw PCM; the compressed formats as a marked stand-in (the
+        # fake has no encoder), with the Content-Type OpenAI sends for them.
+        pcm = tts.tone()
+        fmt = call.body.get("response_format") or "mp3"
+        if fmt == "wav":
+            audio = wav_bytes(pcm)
+        elif fmt == "pcm":
+            audio = pcm
+        else:
+            audio = b"FAKE-" + fmt.encode() + b"-" + pcm[:64]
+        kind = _SPEECH_TYPES.get(fmt, "application/octet-stream")
+        return Reply(200, audio, self.headers(kind))
 
     def _images(self, call: Call) -> Reply:
         # A 1x1 transparent PNG per image: real bytes, tiny bodies.
@@ -181,6 +235,9 @@ class OpenAIShaped(Flavour):
     def chat_turn(self, call: Call) -> Union["Turn", Reply]:
         """What the model answers a chat request (the provider echoes the last user text)."""
         texts, last_user = _messages_text(call.body.get("messages"))
+        calls = _provider_calls(call.body, last_user)
+        if calls:
+            return Turn("", calls, content.tokens(texts), content.answer_tokens(json.dumps(calls)))
         text = content.echo(last_user)
         return Turn(text, [], content.tokens(texts), content.answer_tokens(text))
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from . import catalogue, content
 from . import openai_errors as oerr
-from .behaviours import Script
+from .behaviours import KIND_GENERATE, Script
 from .openai_common import OpenAIShaped
 from .wire import JSON_TYPE, Call, Headers, Reply, dumps
 
@@ -22,7 +22,8 @@ _RATE_HEADERS = [
     ("x-ratelimit-reset-requests", "6ms"),
     ("x-ratelimit-reset-tokens", "0s"),
 ]
-_ENDPOINT_KIND = {"chat": "chat", "embeddings": "embedding", "images": "image"}
+_ENDPOINT_KIND = {"chat": "chat", "embeddings": "embedding", "images": "image",
+                  "speech": "speech"}
 
 
 def _common_headers(content_type: str) -> Headers:
@@ -39,6 +40,13 @@ class ProviderFlavour(OpenAIShaped):
     """``/openai/v1/...``; key as ``Authorization: Bearer`` only."""
 
     name = "provider"
+
+    def route(self, call: Call) -> bool:
+        """The shared endpoints, and ``audio/speech`` (Gemini's OpenAI layer has none)."""
+        if call.sub == "audio/speech" and call.method == "POST":
+            call.action, call.kind = "speech", KIND_GENERATE
+            return True
+        return super().route(call)
 
     def headers(self, content_type: str) -> Headers:
         """Request id, org/version and ``x-ratelimit-*`` on every success."""

@@ -34,7 +34,10 @@ MAX_LIMIT = 1000
 
 _buckets = UsageBucket.__table__
 _hist = UsageHistogram.__table__
-_MINUTE_COLUMNS = {"pool": "pool_id", "key": "key_id", "model": "model", "client": "client_id"}
+_MINUTE_COLUMNS = {"pool": "pool_id", "key": "key_id", "model": "model", "client": "client_id",
+                   "api": "api_format"}
+#: Dimensions whose subject is text (a model name, an API dialect), not an id.
+_TEXT = ("model", "api")
 
 
 def _empty() -> dict[str, Any]:
@@ -48,7 +51,7 @@ def _minute_where(table: sa.Table, column: str, w: Window) -> list:
     if w.filter:
         name, value = w.filter
         target = table.c[_MINUTE_COLUMNS[name]]
-        where.append(target == (value if name == "model" else int(value)))
+        where.append(target == (value if name in _TEXT else int(value)))
     return where
 
 
@@ -218,7 +221,7 @@ def _by_subject_minutes(w: Window, dimension: str) -> dict[str, dict]:
 
 
 def breakdown(w: Window, dimension: str, limit: Optional[int] = None) -> dict[str, Any]:
-    """Requests, errors, tokens and latency per pool, key, model or client over the window.
+    """Requests, errors, tokens and latency per pool, key, model, client or API over the window.
 
     The ``limit`` busiest subjects come one per row; the rest are summed in
     ``others``, so the rows and ``others`` always add up to ``total``.

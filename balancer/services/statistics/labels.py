@@ -1,4 +1,5 @@
-"""Names for the subjects of a breakdown: masked keys with their labels, pools, clients, models."""
+"""Names for the subjects of a breakdown: masked keys with their labels, pools, clients, models,
+API dialects."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -10,7 +11,13 @@ from balancer.models import ApiKey, ClientToken, Pool, UsageDay
 
 #: What subject "0" (or "" for models) stands for in each dimension.
 NONE = {"key": "no key (refused before one was picked)", "pool": "no pool",
-        "client": "environment tokens / open access", "model": "no model"}
+        "client": "environment tokens / open access", "model": "no model",
+        # Minutes, hours and days counted before Balancer kept the dialect per bucket.
+        "api": "unknown (counted before per-API statistics)"}
+
+#: The client dialects (``RequestLog.api_format``) as people know them; the order of the filter.
+API_NAMES = {"openai": "OpenAI chat", "gemini": "Gemini", "anthropic": "Anthropic Messages",
+             "responses": "OpenAI Responses"}
 
 
 def names(dimension: str, subjects: Iterable[str]) -> dict[str, dict]:
@@ -19,6 +26,8 @@ def names(dimension: str, subjects: Iterable[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if dimension == "model":
         return {s: {"name": s or NONE["model"]} for s in subjects}
+    if dimension == "api":
+        return {s: {"name": API_NAMES.get(s, s or NONE["api"])} for s in subjects}
     ids = [int(s) for s in subjects if s.isdigit() and int(s)]
     if dimension == "key" and ids:
         for kid, display, label, pool in db.session.execute(
@@ -42,13 +51,14 @@ MODEL_CHOICES = 200
 
 
 def choices() -> dict[str, list[dict]]:
-    """What the page's filter offers: pools, keys (masked), client tokens, models seen."""
+    """What the page's filter offers: pools, keys (masked), client tokens, models seen, APIs."""
     day = UsageDay.__table__.c
     models = sorted({m for m in db.session.scalars(
         sa.select(day.subject).where(day.dimension == "model", day.subject != "")
         .order_by(day.start.desc()).limit(MODEL_CHOICES))})
     return {
         "models": [{"value": m, "name": m} for m in models],
+        "apis": [{"value": v, "name": n} for v, n in API_NAMES.items()],
         "pools": [{"value": str(i), "name": n} for i, n in db.session.execute(
             sa.select(Pool.id, Pool.name).order_by(Pool.name))],
         "keys": [{"value": str(i), "name": f"{d} · {label}" if label else d}

@@ -22,7 +22,9 @@ DEFAULT_RANGE = "24h"
 AUTO: tuple[tuple[int, str], ...] = ((6 * 3600, "minute"), (8 * 86400, "hour"))
 #: A chart never gets more points than this; ask for a coarser granularity.
 MAX_POINTS = 1500
-FILTERS: tuple[str, ...] = ("pool", "key", "model", "client")
+FILTERS: tuple[str, ...] = ("pool", "key", "model", "client", "api")
+#: Filters whose value is text (a model name, an API dialect), not an id.
+TEXT_FILTERS = {"model": 128, "api": 16}
 
 
 class RangeError(ValueError):
@@ -129,13 +131,13 @@ def parse(args: Mapping[str, str], now: Optional[datetime] = None) -> Window:
 def _filter(args: Mapping[str, str]) -> Optional[tuple[str, str]]:
     given = [(name, args[name]) for name in FILTERS if args.get(name) not in (None, "")]
     if len(given) > 1:
-        raise RangeError("filter by one of pool, key, model or client at a time")
+        raise RangeError("filter by one of pool, key, model, client or api at a time")
     if not given:
         return None
     name, raw = given[0]
-    if name == "model":
-        if len(raw) > 128:
-            raise RangeError("model: at most 128 characters")
+    if name in TEXT_FILTERS:
+        if len(raw) > TEXT_FILTERS[name]:
+            raise RangeError(f"{name}: at most {TEXT_FILTERS[name]} characters")
         return name, raw
     if not raw.isdigit() or len(raw) > 18:
         raise RangeError(f"{name}: expected an id (a whole number), got {raw[:20]!r}")

@@ -1,0 +1,94 @@
+"""Responses-API responses kept for ``previous_response_id`` and ``GET /v1/responses/{id}``.
+
+A row is written when a stored response is complete, because the client's very next
+request (its ``previous_response_id``) may reach another worker or instance; it is read
+by id, only for the client token that created it (another client is told the response
+does not exist), and counts as gone once it is older than ``responses_ttl_hours`` (the
+retention job then deletes it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Optional
+
+import orjson
+import sqlalchemy as sa
+
+from balancer.extensions import db
+from balancer.models import StoredResponse
+from balancer.models.types import utcnow
+from balancer.runtime import ClientInfo
+
+PURGE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored response as a continuation needs it."""
+
+    response_id: str
+    model: str
+    #: the conversation's items up to and including the response's output.
+    items: list
+    #: the Response object.
+    response: dict
+
+
+def save(response_id: str, client: ClientInfo, model: str, items: list, response: dict) -> None:
+    """Keep ``response`` (and the conversation ``items`` it ends) for ``client``."""
+    try:
+        db.session.add(StoredResponse(response_id=response_id, client_id=client.id,
+                                      client_tag=client.owner, model=model[:255],
+                                      items=orjson.dumps(items).decode(),
+                                      response=orjson.dumps(response).decode()))
+        db.session.commit()
+    finally:
+        db.session.remove()
+
+
+def _live(response_id: str, client: ClientInfo, ttl_hours: float) -> Any:
+    return sa.and_(StoredResponse.response_id == response_id,
+                   StoredResponse.client_tag == client.owner,
+                   StoredResponse.created_at > utcnow() - timedelta(hours=ttl_hours))
+
+
+def load(response_id: str, client: ClientInfo, ttl_hours: float) -> Optional[Stored]:
+    """The stored response ``client`` may continue from (None: unknown, another client's,
+    expired or deleted)."""
+    try:
+        row = db.session.execute(
+            sa.select(StoredResponse.model, StoredResponse.items, StoredResponse.response)
+            .where(_live(response_id, client, ttl_hours))).first()
+    finally:
+        db.session.remove()
+    if row is None:
+        return None
+    return Stored(response_id, row.model, orjson.loads(row.items), orjson.loads(row.response))
+
+
+def delete(response_id: str, client: ClientInfo, ttl_hours: float) -> bool:
+    """Delete ``client``'s stored response; whether there was one."""
+    try:
+        gone = db.session.execute(sa.delete(StoredResponse)
+                                  .where(_live(response_id, client, ttl_hours))).rowcount
+        db.session.commit()
+    finally:
+        db.session.remove()
+    return bool(gone)
+
+
+def purge_expired(ttl_hours: float, max_batches: int = 100) -> int:
+    """Delete responses older than ``ttl_hours``, in bounded batches."""
+    cutoff = utcnow() - timedelta(hours=ttl_hours)
+    removed = 0
+    for _ in range(max_batches):
+        ids = list(db.session.scalars(sa.select(StoredResponse.id)
+                                      .where(StoredResponse.created_at <= cutoff)
+                                      .order_by(StoredResponse.id).limit(PURGE_BATCH)))
+        if not ids:
+            break
+        db.session.execute(sa.delete(StoredResponse).where(StoredResponse.id.in_(ids)))
+        db.session.commit()
+        removed += len(ids)
+    return removed
