@@ -86,6 +86,21 @@ def test_a_rate_limit_never_shortens_a_longer_cooldown():
     assert before.cooldown_until == NOW + 50_000
 
 
+
+def test_a_429_after_a_healed_streak_keeps_the_longer_cooldown_and_counts_again():
+    # Streak 2 cooled the key 10 s; a call already in flight succeeded (streak healed);
+    # another in-flight call then met a 429 without details 0.3 s later.
+    after_two = judge(Verdict(Outcome.RATE_LIMITED, "rate_limit", 429),
+                      state(rate_limit_streak=1)).state
+    assert after_two.cooldown_until == NOW + 10
+    healed = judge(Verdict(Outcome.SUCCESS), after_two, now=NOW + 0.2).state
+    assert healed.rate_limit_streak == 0 and healed.cooldown_until == NOW + 10
+    j = judge(Verdict(Outcome.RATE_LIMITED, "rate_limit", 429), healed, now=NOW + 0.3)
+    assert j.state.rate_limit_streak == 1
+    assert j.state.cooldown_until == NOW + 10  # not shortened to NOW + 0.3 + 5
+    assert j.state.updated_at == NOW + 0.3
+    assert j.transition.kind is TransitionKind.STATE
+
 def test_a_sibling_is_cooled_only_when_that_lengthens_its_cooldown():
     longer = state(cooldown_until=NOW + 100, reason="per_minute_quota")
     assert health.cool_sibling(1, MODEL, longer, NOW + 50, "group:rate_limit", NOW) is health.NOTHING
