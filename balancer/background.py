@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -34,6 +34,7 @@ from balancer.telemetry.split import Written, write_splitting
 from balancer.upstream.errors import UpstreamError
 from balancer.upstream.providers import PROVIDERS, probe_headers
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.5
@@ -276,13 +277,7 @@ class Services:
             return write_splitting(items, lambda chunk: self._write(session, chunk, log_requests),
                                    database_away)
 
-        if self._db_thread is not None and not self._stop.is_set():
-            return self._db_thread.run(write)
-        with self.app.app_context():
-            try:
-                return write(db.session)
-            finally:
-                db.session.remove()
+        return self._in_database(write)
 
     def _write(self, session: Session, chunk: list[tuple[str, object]], log_requests: bool) -> None:
         """Write one chunk of a batch in one transaction (rolled back when it fails)."""
@@ -322,18 +317,38 @@ class Services:
         return counts
 
     def sync(self) -> None:
-        """Pull settings, pools, client tokens and key changes from the database."""
+        """Pull settings, pools, client tokens and key changes from the database.
+
+        The reading, and the sharing of usage counts, runs where the flusher writes (the
+        database thread, under gevent): neither the queries nor decrypting the keys that
+        changed hold up this worker's requests. What was read is applied here.
+        """
+        rt = self.rt
+        settings, catalog, pulled = self._in_database(lambda session: (
+            settings_service.stored(session), pool_service.read_catalog(rt, session),
+            self.syncer.read(session)))
+        rt.settings.load(settings)
+        rt.catalog = catalog
+        self.syncer.apply(pulled)
+        self._want_missing_models()
+        if rt.limits is not None and rt.catalog.limits_apply:
+            limiter, mine = rt.limits, rt.limits.snapshot()
+            limiter.learn(self._in_database(
+                lambda session: usage_share.share_clients(session, limiter.process, mine)))
+        if rt.limits is not None and rt.keypool.limits_apply:
+            process, leases = rt.limits.process, rt.keypool.key_usage()
+            rt.keypool.learn_key_usage(self._in_database(
+                lambda session: usage_share.share_keys(session, process, leases)))
+        self.last_sync_ok = time.time()
+
+    def _in_database(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in the database thread under gevent (``dbthread``); here, in an
+        app context, without gevent or once the loops are stopping."""
+        if self._db_thread is not None and not self._stop.is_set():
+            return self._db_thread.run(fn)
         with self.app.app_context():
             try:
-                settings_service.load(self.rt)
-                pool_service.load_catalog(self.rt)
-                self.syncer.pull(db.session)
-                self._want_missing_models()
-                if self.rt.limits is not None and self.rt.catalog.limits_apply:
-                    usage_share.exchange_clients(self.rt.limits)
-                if self.rt.limits is not None and self.rt.keypool.limits_apply:
-                    usage_share.exchange_keys(self.rt.keypool, self.rt.limits.process)
-                self.last_sync_ok = time.time()
+                return fn(db.session)
             finally:
                 db.session.remove()
 

@@ -170,3 +170,43 @@ def test_under_gevent_the_database_work_runs_in_one_other_thread(database_url, t
 
 def test_without_gevent_the_caller_does_the_database_work(make_app):
     assert DatabaseThread.start(make_app()) is None
+
+
+#: A worker's sync round under gevent: every statement it runs, and in which thread.
+SYNC_IN_A_WORKER = textwrap.dedent("""
+    from gevent import monkey; monkey.patch_all()
+    import json, os
+    import sqlalchemy as sa
+    from balancer import create_app
+    from balancer.config import Config
+    from balancer.dbthread import DatabaseThread
+    from balancer.services import keys as key_service
+
+    native = monkey.get_original("threading", "get_ident")
+    app = create_app(Config(dict(os.environ)))
+    services = app.extensions["balancer"].services
+    services.bootstrap()
+    services._db_thread = DatabaseThread.start(app)
+    with app.app_context():  # another process adds a key: the sync must bring it
+        (added,) = key_service.add_keys(app.extensions["balancer"], [os.environ["NEW_KEY"]]).added
+    seen = []
+    sa.event.listen(sa.Engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: seen.append(
+                        (native(), statement.split()[0].upper())))
+    services.sync()
+    print(json.dumps({"loop": native(), "threads": sorted({t for t, _ in seen}),
+                      "statements": len(seen), "kinds": sorted({k for _, k in seen}),
+                      "learned": added in app.extensions["balancer"].keypool.key_ids()}))
+""")
+
+
+def test_under_gevent_a_sync_reads_the_database_outside_the_loop(database_url, tmp_path):
+    env = {**os.environ, **conftest.test_env(database_url, "http://127.0.0.1:9", tmp_path),
+           "NEW_KEY": make_key("offloop-sync", 0)}
+    out = subprocess.run([sys.executable, "-c", SYNC_IN_A_WORKER], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["statements"] >= 5 and "SELECT" in seen["kinds"]
+    assert len(seen["threads"]) == 1 and seen["threads"][0] != seen["loop"], seen
+    assert seen["learned"]

@@ -79,6 +79,34 @@ def test_keys_added_and_deleted_elsewhere_appear_and_vanish(two):
     assert key_id not in rt_of(b).keypool.key_ids()
 
 
+def test_a_sync_decrypts_only_the_keys_whose_stored_token_changed(two):
+    from balancer.extensions import db
+    from balancer.models import ApiKey
+    from balancer.models.types import utcnow
+    a, b = two
+    secrets = [make_key("crypt", i) for i in range(3)]
+    ids = add(a, *secrets)
+    syncer = rt_of(b).services.syncer
+    opened = []
+    plain = syncer.decrypt
+    syncer.decrypt = lambda token: opened.append(token) or plain(token)
+    rt_of(b).services.sync()
+    assert len(opened) == 3
+    # The newest rows are read again at every sync (commits may land late): unchanged,
+    # they are not decrypted again.
+    rt_of(b).services.sync()
+    rt_of(b).services.sync()
+    assert len(opened) == 3
+    with a.app_context():
+        row = db.session.get(ApiKey, ids[1])
+        row.secret_encrypted = rt_of(a).box.encrypt(secrets[1])  # a new token, same key
+        row.updated_at = utcnow()
+        db.session.commit()
+    rt_of(b).services.sync()
+    assert len(opened) == 4
+    assert [rt_of(b).keypool.snapshot(i)[0].secret for i in ids] == secrets
+
+
 def test_an_operator_enable_clears_cooldowns_everywhere(two, auth, upstream):
     a, b = two
     limited = make_key("enable", 0)

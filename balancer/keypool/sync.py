@@ -6,7 +6,7 @@ process's transitions out. Both run in background loops, never in a request.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
@@ -60,48 +60,94 @@ def model_state(row: KeyModelState) -> ModelState:
 
 
 @dataclass
+class Pulled:
+    """What one read of the database found; applied to the KeyPool by ``Syncer.apply``."""
+
+    #: a full load: ``keys`` and ``states`` are the whole truth, not changes
+    full: bool
+    keys: list[KeyRecord]
+    states: list[ModelState]
+    #: key id -> requests today, for every key used today (counters move without updated_at)
+    counts: list[tuple[int, int]]
+    #: every key id in the database
+    live: set[int]
+    watermark: Optional[datetime]
+
+
+@dataclass
 class Syncer:
-    """Keeps one KeyPool in step with the database; remembers its watermark."""
+    """Keeps one KeyPool in step with the database; remembers its watermark.
+
+    Reading (``read``) touches only the session given and this object, so that it may
+    run in the database thread; applying (``apply``) changes the KeyPool and runs in the
+    process's own loop.
+    """
 
     pool: KeyPool
     decrypt: Callable[[str], str]
     watermark: Optional[datetime] = None
+    #: key id -> (stored token, its secret): rows read again unchanged (the overlap
+    #: re-reads the newest rows every round) are not decrypted again.
+    _secrets: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def load_all(self, session: Session) -> None:
         """Full load: the key set, every key's fields and every model state."""
-        today = pacific_day()
-        keys = [rec for row in session.execute(sa.select(*_KEY_COLUMNS))
-                if (rec := key_record(row, self.decrypt, today)) is not None]
-        states = [model_state(row) for row in session.scalars(sa.select(KeyModelState))]
-        self.pool.replace_all(keys, states)
-        self.watermark = _max_updated(session)
+        self.apply(self.read(session, full=True))
 
     def pull(self, session: Session) -> int:
         """Apply rows changed since the watermark; drop keys deleted elsewhere."""
-        if self.watermark is None:
-            self.load_all(session)
-            return len(self.pool.key_ids())
-        since = self.watermark - OVERLAP
+        return self.apply(self.read(session))
+
+    def read(self, session: Session, full: bool = False) -> Pulled:
+        """Read what changed since the watermark (everything on the first read or when
+        ``full``); no change to the KeyPool."""
+        full = full or self.watermark is None
         today = pacific_day()
-        changed = 0
-        for row in session.execute(sa.select(*_KEY_COLUMNS).where(ApiKey.updated_at >= since)):
-            rec = key_record(row, self.decrypt, today)
-            if rec is not None:
-                self.pool.upsert_key(rec)
-                changed += 1
-        for row in session.scalars(sa.select(KeyModelState).where(KeyModelState.updated_at >= since)):
-            self.pool.merge_model_state(model_state(row))
-            changed += 1
-        # Counters (least_used) change without bumping updated_at: refresh them too.
-        for key_id, count in session.execute(
-                sa.select(ApiKey.id, ApiKey.requests_today).where(ApiKey.requests_today_date == today)):
-            self.pool.note_requests_today(key_id, count)
+        keys_q, states_q = sa.select(*_KEY_COLUMNS), sa.select(KeyModelState)
+        if not full:
+            since = self.watermark - OVERLAP
+            keys_q = keys_q.where(ApiKey.updated_at >= since)
+            states_q = states_q.where(KeyModelState.updated_at >= since)
+        keys = [rec for row in session.execute(keys_q)
+                if (rec := key_record(row, self._decrypt(row), today)) is not None]
+        states = [model_state(row) for row in session.scalars(states_q)]
+        counts = [] if full else list(session.execute(
+            sa.select(ApiKey.id, ApiKey.requests_today).where(ApiKey.requests_today_date == today)))
         live = set(session.scalars(sa.select(ApiKey.id)))
-        for key_id in self.pool.key_ids() - live:
+        for gone in self._secrets.keys() - live:
+            del self._secrets[gone]
+        return Pulled(full, keys, states, counts, live, _max_updated(session))
+
+    def apply(self, pulled: Pulled) -> int:
+        """Bring the KeyPool in step with ``pulled``; how many keys and states changed."""
+        if pulled.full:
+            self.pool.replace_all(pulled.keys, pulled.states)
+            self.watermark = pulled.watermark
+            return len(self.pool.key_ids())
+        for rec in pulled.keys:
+            self.pool.upsert_key(rec)
+        for st in pulled.states:
+            self.pool.merge_model_state(st)
+        for key_id, count in pulled.counts:
+            self.pool.note_requests_today(key_id, count)
+        gone = self.pool.key_ids() - pulled.live
+        for key_id in gone:
             self.pool.remove_key(key_id)
-            changed += 1
-        self.watermark = max(self.watermark, _max_updated(session) or self.watermark)
-        return changed
+        if self.watermark is None or pulled.watermark is not None:
+            self.watermark = max(filter(None, (self.watermark, pulled.watermark)), default=None)
+        return len(pulled.keys) + len(pulled.states) + len(gone)
+
+    def _decrypt(self, row) -> Callable[[str], str]:
+        """``decrypt``, remembering the secret of each key's current token."""
+        known = self._secrets.get(row.id)
+        if known is not None and known[0] == row.secret_encrypted:
+            return lambda _token: known[1]
+
+        def remembered(token: str) -> str:
+            secret = self.decrypt(token)
+            self._secrets[row.id] = (token, secret)
+            return secret
+        return remembered
 
 
 def _max_updated(session: Session) -> Optional[datetime]:

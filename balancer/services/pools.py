@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from balancer.config import Config
 from balancer.crypto import SecretBox, owner_tag
@@ -132,16 +133,21 @@ def _stored_defaults(p: Pool) -> RequestDefaults:
 
 def load_catalog(rt: Runtime) -> Catalog:
     """Read pools and client tokens into a new Catalog and install it."""
-    pools = {p.id: pool_info(p, rt.config, rt.box) for p in db.session.scalars(sa.select(Pool))}
+    rt.catalog = read_catalog(rt, db.session)
+    return rt.catalog
+
+
+def read_catalog(rt: Runtime, session: Session) -> Catalog:
+    """Pools and client tokens as a new Catalog, not installed (any thread may read it)."""
+    pools = {p.id: pool_info(p, rt.config, rt.box) for p in session.scalars(sa.select(Pool))}
     clients = env_clients(rt.config)
-    for t in db.session.scalars(sa.select(ClientToken).where(ClientToken.enabled.is_(True))):
+    for t in session.scalars(sa.select(ClientToken).where(ClientToken.enabled.is_(True))):
         clients[t.token_hash] = ClientInfo(
             t.id, t.name, rpm=t.rpm_limit or None, concurrent=t.max_concurrent or None,
             models=tuple(m for m in (t.allowed_models or ()) if isinstance(m, str)),
             max_bytes=t.max_request_kb * 1024 if t.max_request_kb else None,
             owner=owner_tag(rt.config.SECRET_KEY, t.token_hash))
-    rt.catalog = Catalog(pools=pools, clients=clients)
-    return rt.catalog
+    return Catalog(pools=pools, clients=clients)
 
 
 def _check_unique(name: str, pool_id: Optional[int] = None) -> None:

@@ -1,9 +1,10 @@
 """Reading and changing runtime settings."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from balancer.extensions import db
 from balancer.models import Setting
@@ -12,9 +13,9 @@ from balancer.services import audit
 from balancer.settings import Settings, validate
 
 
-def stored() -> dict[str, Any]:
+def stored(session: Optional[Session] = None) -> dict[str, Any]:
     """Every stored setting row as name -> value."""
-    return {row.name: row.value for row in db.session.scalars(sa.select(Setting))}
+    return {row.name: row.value for row in (session or db.session).scalars(sa.select(Setting))}
 
 
 def load(rt: Runtime) -> Settings:
