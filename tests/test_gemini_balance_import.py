@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from balancer.extensions import db
 from balancer.models import ApiKey, ClientToken, Pool, Setting
-from balancer.services import gemini_balance
+from balancer.services import gemini_balance, gemini_balance_values
 from tests.fake_upstream import make_key
 
 KEYS = [make_key("gb", 0), make_key("gb", 1)]
@@ -61,7 +61,7 @@ def targets(rows) -> dict[str, str]:
 
 
 def test_the_plan_takes_what_has_a_counterpart_and_says_why_the_rest_has_none():
-    plan = gemini_balance.plan(gemini_balance.read_env(sample_env()))
+    plan = gemini_balance.plan(gemini_balance_values.read_env(sample_env()))
     assert plan.gemini_keys == KEYS
     assert plan.tokens == [("gemini-balance token 1", TOKENS[0]),
                            ("gemini-balance token 2", TOKENS[1]),
@@ -112,7 +112,7 @@ def test_the_plan_takes_what_has_a_counterpart_and_says_why_the_rest_has_none():
      "nothing to set: Google's address is Balancer's default too"),
 ])
 def test_a_value_that_does_not_fit_is_left_out_with_the_reason(line, row):
-    plan = gemini_balance.plan(gemini_balance.read_env(line))
+    plan = gemini_balance.plan(gemini_balance_values.read_env(line))
     name = line.split("=", 1)[0]
     assert targets(plan.rows)[name].startswith(row)
 

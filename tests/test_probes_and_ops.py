@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from balancer.keypool.records import KeyStatus
 from balancer.services import settings as settings_service
-from tests.fake_upstream import make_key
 
 MODEL = "gemini-2.5-flash"
 

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from balancer.cli.common import CliError, _rt
 from balancer.services import client_tokens as token_service
-from balancer.services import gemini_balance
+from balancer.services import gemini_balance, gemini_balance_values
 from balancer.services import keys as key_service
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
@@ -67,7 +67,7 @@ def _read(source: str) -> dict[str, str]:
             head = handle.read(len(_SQLITE_MAGIC))
         if head == _SQLITE_MAGIC:
             return _from_database(f"sqlite:///{path.resolve()}")
-        return gemini_balance.read_env(path.read_text(encoding="utf-8-sig"))
+        return gemini_balance_values.read_env(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {source}: {exc.__class__.__name__}") from None
 

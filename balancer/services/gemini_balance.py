@@ -9,15 +9,12 @@ pool, or nothing (with the reason). Pure: no database, no Flask, no files.
 """
 from __future__ import annotations
 
-import io
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from dotenv import dotenv_values
-
+from balancer.services.gemini_balance_values import (
+    parse_bool, parse_list, parse_number, parse_object, shown)
 from balancer.services.pool_checks import PoolError, check_proxies
 from balancer.settings import SPEC_BY_NAME, SettingError
 from balancer.upstream import request_defaults
@@ -29,9 +26,6 @@ VERTEX_POOL = "vertex"
 GOOGLE_HOST = "generativelanguage.googleapis.com"
 
 _DEFAULT_POOL = "the default pool's"
-#: names ending so hold keys, tokens or passwords: the table never shows their values.
-_SECRET_ENDINGS = ("_KEY", "_KEYS", "_TOKEN", "_TOKENS", "PASSWORD", "_SECRET", "AUTH_CODE")
-
 #: gemini-balance setting -> what it becomes here. The README's table says the same.
 MAPPING: dict[str, str] = {
     "API_KEYS": "keys of the default pool (`gemini`)",
@@ -128,13 +122,6 @@ class Plan:
     rows: list[Row] = field(default_factory=list)
 
 
-def read_env(text: str) -> dict[str, str]:
-    """A ``.env`` file's variables as gemini-balance's pydantic settings read them
-    (python-dotenv: quotes, comments and ``export`` handled)."""
-    values = dotenv_values(stream=io.StringIO(text))
-    return {name: value for name, value in values.items() if value is not None}
-
-
 def plan(values: Mapping[str, str]) -> Plan:
     """The import plan for gemini-balance's settings."""
     out = Plan()
@@ -142,13 +129,13 @@ def plan(values: Mapping[str, str]) -> Plan:
     for name, raw in values.items():
         handler = _HANDLERS.get(name)
         if handler is None:
-            out.rows.append(Row(name, _shown(name, raw), _no_counterpart(name)))
+            out.rows.append(Row(name, shown(name, raw), _no_counterpart(name)))
             continue
         try:
             target = handler(out, raw, ctx)
         except (ValueError, SettingError, DefaultsError) as exc:
             target = f"not taken: {exc}"
-        out.rows.append(Row(name, _shown(name, raw), target))
+        out.rows.append(Row(name, shown(name, raw), target))
     _tokens(out, values)
     return out
 
@@ -165,49 +152,6 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-# --- values ---------------------------------------------------------------------
-
-
-def _list(raw: str) -> list[str]:
-    """A list setting: JSON as gemini-balance writes it, or comma separated as its
-    database reader also takes."""
-    raw = raw.strip()
-    if not raw:
-        return []
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        return [item.strip().strip("\"'") for item in raw.split(",") if item.strip().strip("\"'")]
-    if not isinstance(parsed, list):
-        raise ValueError("expected a JSON list")
-    return [str(item).strip() for item in parsed if str(item).strip()]
-
-
-def _object(raw: str) -> Any:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        try:
-            # gemini-balance's own reader retries a map written with single quotes.
-            return json.loads(raw.replace("'", '"'))
-        except json.JSONDecodeError:
-            raise ValueError("not valid JSON") from None
-
-
-def _bool(raw: str) -> bool:
-    return raw.strip().lower() in ("true", "1", "yes", "on")
-
-
-def _number(raw: str) -> float:
-    value = float(raw.strip())
-    if not math.isfinite(value):
-        raise ValueError(f"{raw.strip()!r} is not a number")
-    return value
-
-
 def _setting(out: Plan, name: str, value: Any) -> str:
     value = out.settings[name] = SPEC_BY_NAME[name].coerce(value)
     return f"setting `{name}` = {('on' if value else 'off') if isinstance(value, bool) else value}"
@@ -217,19 +161,19 @@ def _setting(out: Plan, name: str, value: Any) -> str:
 
 
 def _api_keys(out: Plan, raw: str, ctx: _Context) -> str:
-    out.gemini_keys = _list(raw)
+    out.gemini_keys = parse_list(raw)
     return f"{len(out.gemini_keys)} key(s) of the default pool (`gemini`)"
 
 
 def _vertex_keys(out: Plan, raw: str, ctx: _Context) -> str:
-    keys = _list(raw)
+    keys = parse_list(raw)
     out.vertex_keys = keys
     return f"{len(keys)} key(s) of the `{VERTEX_KIND}` pool `{VERTEX_POOL}`"
 
 
 def _token_row(out: Plan, raw: str, ctx: _Context) -> str:
     # The tokens themselves are collected once both settings are read (``_tokens``).
-    tokens = _list(raw)
+    tokens = parse_list(raw)
     unusable = sum(1 for token in tokens if not _usable(token))
     return f"{len(tokens) - unusable} client token(s) with the same values (clients keep theirs)" \
         + (f"; {unusable} left out ({_UNUSABLE})" if unusable else "")
@@ -254,7 +198,7 @@ def _usable(token: str) -> bool:
 def _tokens(out: Plan, values: Mapping[str, str]) -> None:
     seen: set[str] = set()
     try:
-        allowed = _list(values.get("ALLOWED_TOKENS", ""))
+        allowed = parse_list(values.get("ALLOWED_TOKENS", ""))
     except ValueError:
         allowed = []
     for n, token in enumerate(allowed, 1):
@@ -268,7 +212,7 @@ def _tokens(out: Plan, values: Mapping[str, str]) -> None:
 
 def _proxies(out: Plan, raw: str, ctx: _Context) -> str:
     try:
-        out.proxies = check_proxies(_list(raw))
+        out.proxies = check_proxies(parse_list(raw))
     except PoolError as exc:
         raise ValueError(str(exc)) from None
     count = len(out.proxies)
@@ -298,21 +242,21 @@ def _max_retries(out: Plan, raw: str, ctx: _Context) -> str:
 
 
 def _time_out(out: Plan, raw: str, ctx: _Context) -> str:
-    return _setting(out, "read_timeout_seconds", _number(raw))
+    return _setting(out, "read_timeout_seconds", parse_number(raw))
 
 
 def _check_interval(out: Plan, raw: str, ctx: _Context) -> str:
-    return _setting(out, "recovery_interval_seconds", _number(raw) * 3600)
+    return _setting(out, "recovery_interval_seconds", parse_number(raw) * 3600)
 
 
 def _suffix(setting: str) -> Callable[[Plan, str, _Context], str]:
     def take(out: Plan, raw: str, ctx: _Context) -> str:
-        return _setting(out, setting, bool(_list(raw)))
+        return _setting(out, setting, bool(parse_list(raw)))
     return take
 
 
 def _budgets(out: Plan, raw: str, ctx: _Context) -> str:
-    parsed = _object(raw) or {}
+    parsed = parse_object(raw) or {}
     if not isinstance(parsed, dict):
         raise ValueError("expected a JSON object of model: budget")
     budgets = {}
@@ -327,20 +271,20 @@ def _budgets(out: Plan, raw: str, ctx: _Context) -> str:
 
 
 def _safety(out: Plan, raw: str, ctx: _Context) -> str:
-    parsed = _object(raw) or []
+    parsed = parse_object(raw) or []
     out.defaults["safety_settings"] = [
         dict(s) for s in request_defaults.parse({"safety_settings": parsed}).safety_settings]
     return f"`safety_settings` of {_DEFAULT_POOL} request defaults"
 
 
 def _headers(out: Plan, raw: str, ctx: _Context) -> str:
-    parsed = _object(raw) or {}
+    parsed = parse_object(raw) or {}
     out.defaults["headers"] = dict(request_defaults.parse({"headers": parsed}).headers)
     return f"`headers` of {_DEFAULT_POOL} request defaults ({len(parsed)} header(s))"
 
 
 def _request_logs(out: Plan, raw: str, ctx: _Context) -> str:
-    if _bool(raw):
+    if parse_bool(raw):
         # How many days: AUTO_DELETE_REQUEST_LOGS_DAYS (gemini-balance's default 30).
         days = ctx.values.get("AUTO_DELETE_REQUEST_LOGS_DAYS", "30").strip() or "30"
         return _setting(out, "request_log_retention_days", days)
@@ -348,7 +292,7 @@ def _request_logs(out: Plan, raw: str, ctx: _Context) -> str:
 
 
 def _request_log_days(out: Plan, raw: str, ctx: _Context) -> str:
-    if not _bool(ctx.values.get("AUTO_DELETE_REQUEST_LOGS_ENABLED", "false")):
+    if not parse_bool(ctx.values.get("AUTO_DELETE_REQUEST_LOGS_ENABLED", "false")):
         return "not taken: AUTO_DELETE_REQUEST_LOGS_ENABLED is off"
     return "with AUTO_DELETE_REQUEST_LOGS_ENABLED"
 
@@ -382,47 +326,3 @@ def _no_counterpart(name: str) -> str:
         if name == pattern or (pattern.endswith("*") and name.startswith(pattern[:-1])):
             return f"no counterpart: {reason}"
     return "no counterpart: not a gemini-balance setting Balancer knows"
-
-
-def _shown(name: str, raw: str) -> str:
-    """A value as the table may print it: secrets counted or masked, proxies without
-    their passwords."""
-    upper = name.upper()
-    if raw.strip().lower() in ("true", "false"):
-        # A switch such as PROXIES_USE_CONSISTENCY_HASH_BY_API_KEY, not a key.
-        return raw.strip().lower()
-    if upper == "CUSTOM_HEADERS":
-        # A header's value may be a credential: its name is enough to recognise it by.
-        try:
-            headers = _object(raw)
-        except ValueError:
-            return "(unreadable)"
-        return ", ".join(headers) if isinstance(headers, dict) and headers else "(none)"
-    if upper.endswith(_SECRET_ENDINGS) or any(w in upper for w in ("SECRET", "PASSWORD")):
-        if upper in ("API_KEYS", "VERTEX_API_KEYS", "ALLOWED_TOKENS"):
-            try:
-                return f"{len(_list(raw))} (hidden)"
-            except ValueError:
-                return "(hidden)"
-        return "(hidden)" if raw.strip() else "(empty)"
-    if upper == "PROXIES":
-        try:
-            return ", ".join(_mask_proxy(url) for url in _list(raw)) or "[]"
-        except ValueError:
-            return "(unreadable)"
-    if "URL" in upper or "HOST" in upper:
-        # A URL may carry credentials too.
-        return _mask_proxy(raw.strip())
-    return " ".join(raw.split())
-
-
-def _mask_proxy(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.password is None and parts.username is None:
-            return url
-        host = parts.hostname or ""
-        netloc = "***@" + host + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return "(unreadable)"
-    return urlunsplit(parts._replace(netloc=netloc))
