@@ -7,7 +7,7 @@ client sent, pick the pool for its model, then hand one ``ProxyCall`` to
 from __future__ import annotations
 
 import time
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -16,14 +16,14 @@ from balancer.proxy import (anthropic_routes, gemini_routes, image_links, openai
                             responses, shapes, suffixes)
 from balancer.proxy.auth import anthropic_client, authenticate_openai, gemini_token
 from balancer.proxy.body import read_body
-from balancer.proxy.call import ProxyCall
+from balancer.proxy.call import Answer, ProxyCall
 from balancer.proxy.chat import bad_request, serve_chat, serves_natively, with_model
 from balancer.proxy.endings import answered_here, reject
 from balancer.proxy.errors import openai_error
 from balancer.proxy.forward import forward
-from balancer.proxy.routing import listed_models, route_model, route_speech
+from balancer.proxy.routing import Route, listed_models, route_model, route_speech
 from balancer.proxy.validate import BadRequest, check_model, json_object
-from balancer.runtime import ClientInfo, Runtime
+from balancer.runtime import Catalog, ClientInfo, PoolInfo, Runtime
 from balancer.text import quoted
 from balancer.upstream import vertex
 from balancer.upstream.providers import speaks_gemini
@@ -108,12 +108,23 @@ def _require_prompt(body: dict) -> None:
 
 
 NativeCall = Callable[[dict, str, ClientInfo], ProxyCall]
+Router = Callable[[Catalog, str], Route]
+#: sees a whole answer before the client does; bytes returned replace its body
+AnswerHook = Optional[Callable[[Answer], Optional[bytes]]]
 
 
 def _forward_plain(route_name: str, path: str, check: Callable[[dict], None],
-                   native: NativeCall) -> Response:
+                   native: NativeCall, *, router: Router = route_model,
+                   natively: Callable[[Runtime, PoolInfo], bool] = serves_natively,
+                   binary: bool = False,
+                   on_answer: Optional[Callable[[PoolInfo, dict], AnswerHook]] = None) -> Response:
     """A JSON call that goes upstream as sent (but for a routed model name), or
-    translated for Gemini's own API when the pool serves OpenAI clients that way."""
+    translated for Gemini's own API when the pool serves OpenAI clients that way.
+
+    ``router`` picks the pool for the model, ``natively`` says whether that pool gets
+    the translated call, ``binary`` passes the upstream's answer through as bytes, and
+    ``on_answer`` makes a hook that sees the answer before the client does.
+    """
     prepared = _client(route_name)
     if isinstance(prepared, Response):
         return prepared
@@ -123,14 +134,15 @@ def _forward_plain(route_name: str, path: str, check: Callable[[dict], None],
         body = json_object(raw)
         requested = check_model(body.get("model"))
         check(body)
-        route = route_model(rt.catalog, requested)
-        if serves_natively(rt, route.pool):
+        route = router(rt.catalog, requested)
+        if natively(rt, route.pool):
             call = native(body, route.model, client)
         else:
             call = ProxyCall(route=route_name, method="POST", path=path, model=route.model,
-                             body=with_model(body, raw, route, requested), client=client)
-        if route_name == "images.generations":
-            call.on_answer = image_links.for_images(route.pool, body)
+                             body=with_model(body, raw, route, requested), client=client,
+                             binary=binary)
+        if on_answer is not None:
+            call.on_answer = on_answer(route.pool, body)
     except BadRequest as exc:
         return bad_request(rt, route_name, exc, client)
     return forward(rt, route.pool, call)
@@ -147,32 +159,16 @@ def embeddings():
 def image_generations():
     """Image generation, by the upstream of the pool that serves the model."""
     return _forward_plain("images.generations", "images/generations", _require_prompt,
-                          openai_native.images_call)
+                          openai_native.images_call, on_answer=image_links.for_images)
 
 
 @bp.post("/audio/speech")
 def audio_speech():
     """Text to speech: Gemini's TTS models on a Gemini pool (always its own API: Google's
     OpenAI layer has no speech), the upstream's ``audio/speech`` on an OpenAI-kind pool."""
-    route_name = openai_native.SPEECH_ROUTE
-    prepared = _client(route_name)
-    if isinstance(prepared, Response):
-        return prepared
-    rt, client = prepared
-    try:
-        raw = read_body(rt.body_slots, client)
-        body = json_object(raw)
-        requested = check_model(body.get("model"))
-        route = route_speech(rt.catalog, requested)
-        if speaks_gemini(route.pool.kind):
-            call = openai_native.speech_call(body, route.model, client)
-        else:
-            call = ProxyCall(route=route_name, method="POST", path="audio/speech",
-                             model=route.model, body=with_model(body, raw, route, requested),
-                             client=client, binary=True)
-    except BadRequest as exc:
-        return bad_request(rt, route_name, exc, client)
-    return forward(rt, route.pool, call)
+    return _forward_plain(openai_native.SPEECH_ROUTE, "audio/speech", lambda body: None,
+                          openai_native.speech_call, router=route_speech,
+                          natively=lambda rt, pool: speaks_gemini(pool.kind), binary=True)
 
 
 @bp.get("/models")
