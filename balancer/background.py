@@ -277,7 +277,7 @@ class Services:
             return write_splitting(items, lambda chunk: self._write(session, chunk, log_requests),
                                    database_away)
 
-        return self._in_database(write)
+        return self.in_database(write)
 
     def _write(self, session: Session, chunk: list[tuple[str, object]], log_requests: bool) -> None:
         """Write one chunk of a batch in one transaction (rolled back when it fails)."""
@@ -324,7 +324,7 @@ class Services:
         changed hold up this worker's requests. What was read is applied here.
         """
         rt = self.rt
-        settings, catalog, pulled = self._in_database(lambda session: (
+        settings, catalog, pulled = self.in_database(lambda session: (
             settings_service.stored(session), pool_service.read_catalog(rt, session),
             self.syncer.read(session)))
         rt.settings.load(settings)
@@ -333,17 +333,18 @@ class Services:
         self._want_missing_models()
         if rt.limits is not None and rt.catalog.limits_apply:
             limiter, mine = rt.limits, rt.limits.snapshot()
-            limiter.learn(self._in_database(
+            limiter.learn(self.in_database(
                 lambda session: usage_share.share_clients(session, limiter.process, mine)))
         if rt.limits is not None and rt.keypool.limits_apply:
             process, leases = rt.limits.process, rt.keypool.key_usage()
-            rt.keypool.learn_key_usage(self._in_database(
+            rt.keypool.learn_key_usage(self.in_database(
                 lambda session: usage_share.share_keys(session, process, leases)))
         self.last_sync_ok = time.time()
 
-    def _in_database(self, fn: Callable[[Session], T]) -> T:
-        """``fn(session)`` in the database thread under gevent (``dbthread``); here, in an
-        app context, without gevent or once the loops are stopping."""
+    def in_database(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in the database thread under gevent (``dbthread``): the calling
+        greenlet waits, the worker's other requests go on. Here, in an app context,
+        without gevent or once the loops are stopping. ``fn`` commits what it writes."""
         if self._db_thread is not None and not self._stop.is_set():
             return self._db_thread.run(fn)
         with self.app.app_context():

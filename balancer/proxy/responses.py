@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import orjson
-from flask import Flask, Response, current_app
+from flask import Response
 
 from balancer.dialects import responses_request
 from balancer.dialects.errors import Untranslatable
@@ -123,17 +123,22 @@ def bad_request(rt: Runtime, exc: BadRequest, client: ClientInfo, stream: bool =
                   client, stream=stream, api_format=API)
 
 
-def _storer(app: Flask, client: ClientInfo, model: str, items: list) -> OnDone:
-    """Keeps a complete response with the conversation it ends (in ``app``'s database:
-    a stream ends outside the request)."""
+def _storer(rt: Runtime, client: ClientInfo, model: str, items: list) -> OnDone:
+    """Keeps a complete response with the conversation it ends (in the database thread:
+    a stream ends outside the request, and the write must not hold the worker's loop)."""
     def store(response: dict) -> None:
         try:
-            with app.app_context():
-                stored_responses.save(response["id"], client, model,
-                                      items + response["output"], response)
+            rt.services.in_database(lambda session: stored_responses.save(
+                session, response["id"], client, model, items + response["output"], response))
         except Exception:  # the answer still reaches the client; only chaining is lost
             log.exception("could not store response %s", response.get("id"))
     return store
+
+
+def _load(rt: Runtime, client: ClientInfo, rid: str) -> Optional[stored_responses.Stored]:
+    ttl = rt.settings.current.responses_ttl_hours
+    return rt.services.in_database(
+        lambda session: stored_responses.load(session, rid, client, ttl))
 
 
 def serve_responses(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
@@ -156,7 +161,7 @@ def serve_responses(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
             if not isinstance(previous, str) or not previous:
                 raise BadRequest("'previous_response_id' must be a string.",
                                  "previous_response_id")
-            found = stored_responses.load(previous, client, rt.settings.current.responses_ttl_hours)
+            found = _load(rt, client, previous)
             if found is None:
                 raise BadRequest(f"Previous response with id {quoted(previous)} not found.",
                                  "previous_response_id", code="previous_response_not_found")
@@ -171,7 +176,7 @@ def serve_responses(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
             raise BadRequest(exc.message, exc.param) from None
         rid = response_id()
         items = history + responses_request.input_items(body)
-        on_done = _storer(current_app._get_current_object(), client, requested, items) \
+        on_done = _storer(rt, client, requested, items) \
             if store else None
         translation = ResponsesTranslation(ctx, rid, on_done)
         if native_upstream:
@@ -196,7 +201,7 @@ def serve_responses(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
 
 def get_stored(rt: Runtime, client: ClientInfo, rid: str) -> Response:
     """``GET /v1/responses/{id}``: the stored Response, or OpenAI's 404."""
-    found = stored_responses.load(rid, client, rt.settings.current.responses_ttl_hours)
+    found = _load(rt, client, rid)
     if found is None:
         return _not_found(rt, client, rid, "responses.get")
     return Response(orjson.dumps(found.response), mimetype="application/json")
@@ -204,7 +209,9 @@ def get_stored(rt: Runtime, client: ClientInfo, rid: str) -> Response:
 
 def delete_stored(rt: Runtime, client: ClientInfo, rid: str) -> Response:
     """``DELETE /v1/responses/{id}``: forget a stored response."""
-    if not stored_responses.delete(rid, client, rt.settings.current.responses_ttl_hours):
+    ttl = rt.settings.current.responses_ttl_hours
+    if not rt.services.in_database(
+            lambda session: stored_responses.delete(session, rid, client, ttl)):
         return _not_found(rt, client, rid, "responses.delete")
     return Response(orjson.dumps({"id": rid, "object": "response", "deleted": True}),
                     mimetype="application/json")

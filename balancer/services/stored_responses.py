@@ -1,7 +1,9 @@
 """Responses-API responses kept for ``previous_response_id`` and ``GET /v1/responses/{id}``.
 
-A row is written when a stored response is complete, because the client's very next
-request (its ``previous_response_id``) may reach another worker or instance; it is read
+A row is written when a stored response is complete, before its last bytes reach the
+client, because the client's very next request (its ``previous_response_id``) may reach
+another worker or instance. Each function takes the session to work in: the proxy runs
+them in the database thread (``BackgroundServices.in_database``), off the worker's loop; it is read
 by id, only for the client token that created it (another client is told the response
 does not exist), and counts as gone once it is older than ``responses_ttl_hours`` (the
 retention job then deletes it).
@@ -14,6 +16,7 @@ from typing import Any, Optional
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from balancer.extensions import db
 from balancer.models import StoredResponse
@@ -35,16 +38,14 @@ class Stored:
     response: dict
 
 
-def save(response_id: str, client: ClientInfo, model: str, items: list, response: dict) -> None:
+def save(session: Session, response_id: str, client: ClientInfo, model: str, items: list,
+         response: dict) -> None:
     """Keep ``response`` (and the conversation ``items`` it ends) for ``client``."""
-    try:
-        db.session.add(StoredResponse(response_id=response_id, client_id=client.id,
-                                      client_tag=client.owner, model=model[:255],
-                                      items=orjson.dumps(items).decode(),
-                                      response=orjson.dumps(response).decode()))
-        db.session.commit()
-    finally:
-        db.session.remove()
+    session.add(StoredResponse(response_id=response_id, client_id=client.id,
+                               client_tag=client.owner, model=model[:255],
+                               items=orjson.dumps(items).decode(),
+                               response=orjson.dumps(response).decode()))
+    session.commit()
 
 
 def _live(response_id: str, client: ClientInfo, ttl_hours: float) -> Any:
@@ -53,28 +54,23 @@ def _live(response_id: str, client: ClientInfo, ttl_hours: float) -> Any:
                    StoredResponse.created_at > utcnow() - timedelta(hours=ttl_hours))
 
 
-def load(response_id: str, client: ClientInfo, ttl_hours: float) -> Optional[Stored]:
+def load(session: Session, response_id: str, client: ClientInfo,
+         ttl_hours: float) -> Optional[Stored]:
     """The stored response ``client`` may continue from (None: unknown, another client's,
     expired or deleted)."""
-    try:
-        row = db.session.execute(
-            sa.select(StoredResponse.model, StoredResponse.items, StoredResponse.response)
-            .where(_live(response_id, client, ttl_hours))).first()
-    finally:
-        db.session.remove()
+    row = session.execute(
+        sa.select(StoredResponse.model, StoredResponse.items, StoredResponse.response)
+        .where(_live(response_id, client, ttl_hours))).first()
     if row is None:
         return None
     return Stored(response_id, row.model, orjson.loads(row.items), orjson.loads(row.response))
 
 
-def delete(response_id: str, client: ClientInfo, ttl_hours: float) -> bool:
+def delete(session: Session, response_id: str, client: ClientInfo, ttl_hours: float) -> bool:
     """Delete ``client``'s stored response; whether there was one."""
-    try:
-        gone = db.session.execute(sa.delete(StoredResponse)
-                                  .where(_live(response_id, client, ttl_hours))).rowcount
-        db.session.commit()
-    finally:
-        db.session.remove()
+    gone = session.execute(sa.delete(StoredResponse)
+                           .where(_live(response_id, client, ttl_hours))).rowcount
+    session.commit()
     return bool(gone)
 
 
