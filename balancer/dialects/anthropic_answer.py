@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from balancer.dialects.anthropic_request import TOOL_ID_PREFIX, AnthropicContext
+from balancer.dialects.anthropic_messages import TOOL_ID_PREFIX
+from balancer.dialects.anthropic_request import AnthropicContext
 from balancer.dialects.chat_parts import FILTERED, parts_of
 
 #: Ids Balancer makes for the calls Gemini gave no id.
