@@ -23,7 +23,7 @@ Output items, in the order Gemini's parts come:
   Balancer-made ``call_bal_...``; one ``response.function_call_arguments.delta`` with the
   whole arguments, then ``.done``), preceded, when the part carries a thought signature, by a
   ``reasoning`` item with no summary whose ``encrypted_content`` holds the signature by
-  call id (``responses_request.seal``): a client that sends its output items back (with or
+  call id (``responses_items.seal``): a client that sends its output items back (with or
   without ``previous_response_id``) gives Gemini 3 its signatures again.
 
 ``response()`` is the final Response object (``responses_answer`` builds whole answers
@@ -42,7 +42,8 @@ from typing import Any, Optional
 
 from balancer.dialects.chat_parts import (FILTERED, CandidateReader, call_seed, chat_usage,
                                           parts_of, sources, sources_text, usage_tokens)
-from balancer.dialects.responses_request import ResponsesContext, seal
+from balancer.dialects.responses_items import seal
+from balancer.dialects.responses_request import ResponsesContext
 from balancer.upstream.providers import openai_error_from_upstream
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

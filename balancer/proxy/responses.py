@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 import orjson
 from flask import Response
 
-from balancer.dialects import responses_request
+from balancer.dialects import responses_items, responses_request
 from balancer.dialects.errors import Untranslatable
 from balancer.dialects.responses_answer import to_response
 from balancer.dialects.responses_stream import ResponsesStream
@@ -175,7 +175,7 @@ def serve_responses(rt: Runtime, client: ClientInfo, raw: bytes) -> Response:
         except Untranslatable as exc:
             raise BadRequest(exc.message, exc.param) from None
         rid = response_id()
-        items = history + responses_request.input_items(body)
+        items = history + responses_items.input_items(body)
         on_done = _storer(rt, client, requested, items) \
             if store else None
         translation = ResponsesTranslation(ctx, rid, on_done)

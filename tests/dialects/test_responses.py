@@ -8,7 +8,8 @@ import pytest
 from balancer.dialects import Untranslatable
 from balancer.dialects.chat_messages import DUMMY_SIGNATURE
 from balancer.dialects.responses_answer import to_response
-from balancer.dialects.responses_request import seal, to_native, unseal
+from balancer.dialects.responses_items import seal, unseal
+from balancer.dialects.responses_request import to_native
 from balancer.dialects.responses_stream import ResponsesStream
 from tests.dialects import sdk
 
