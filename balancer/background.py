@@ -52,6 +52,10 @@ STOP_FLUSH_TRIES = 5
 MAX_BATCHES = 20
 #: For this long after the database refused a record, /readyz says "degraded".
 REFUSED_WINDOW = 300.0
+#: How long a starting worker waits for a database it cannot reach (restarting, a network
+#: blip, a write lock held elsewhere) before it fails: well within gunicorn's 60 s
+#: worker timeout. A worker that fails to boot makes gunicorn stop the whole server.
+BOOT_WAIT = 40.0
 #: What a batch holds: key-state transitions and request records.
 TRANSITION, RECORD = "key_state", "request"
 
@@ -131,7 +135,7 @@ class Services:
 
     def start(self) -> None:
         """Bootstrap, then run the loops in the background."""
-        self.bootstrap()
+        self._bootstrap_waiting()
         self._stop.clear()
         if self._db_thread is None:  # kept over a stop: a later start uses it again
             self._db_thread = DatabaseThread.start(self.app)
@@ -147,6 +151,24 @@ class Services:
             t.start()
             self._threads.append(t)
         log.info("background services started (%d keys loaded)", len(self.rt.keypool.key_ids()))
+
+    def _bootstrap_waiting(self) -> None:
+        """``bootstrap``, tried again while the database cannot be reached, for up to
+        ``BOOT_WAIT`` seconds; a database without tables fails at once."""
+        deadline = time.monotonic() + BOOT_WAIT
+        pause = 0.5
+        while True:
+            try:
+                self.bootstrap()
+                return
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                # The class only: a driver's message may name the server and its user.
+                log.warning("the database cannot be reached (%s); trying again in %.1f s",
+                            type(getattr(exc, "orig", None) or exc).__name__, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loops and flush everything buffered."""

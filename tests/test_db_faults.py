@@ -7,6 +7,7 @@ On PostgreSQL and MariaDB the outage is a cut TCP relay between Balancer and the
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -142,4 +143,31 @@ def test_a_database_outage_under_load(start, database_url, upstream):
         assert dropped > 0
         assert logged + dropped == sent, (logged, dropped, sent)
     finally:
+        outage.close()
+
+
+def test_a_balancer_started_while_the_database_is_away_waits_for_it(live_env, database_url,
+                                                                    upstream):
+    """A restart that meets the database restarting too: the workers wait for it (gunicorn
+    would stop the whole server for a worker that fails to boot), then serve."""
+    from tests.live import LiveBalancer
+    outage = Outage(database_url)
+    live = LiveBalancer(live_env([make_key("dbstart", i) for i in range(2)],
+                                 DATABASE_URL=outage.url))
+    started: list = []
+    try:
+        outage.begin()
+        starting = threading.Thread(target=lambda: started.append(live.start(timeout=50)))
+        starting.start()
+        time.sleep(4.0)
+        outage.end()  # here: a SQLite lock is released by the thread that took it
+        starting.join(60)
+        assert started, live.log()[-3000:]
+        resp = requests.post(f"{live.url}/v1/chat/completions", json=CHAT, headers=AUTH,
+                             timeout=30)
+        assert resp.status_code == 200, resp.text
+        assert "the database cannot be reached" in live.log()
+        assert all(r["status"] == "ready" for r in readyz_statuses(live.url))
+    finally:
+        live.stop()
         outage.close()
