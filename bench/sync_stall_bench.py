@@ -6,7 +6,8 @@ Under gevent, as in a gunicorn worker: a Balancer app on a throw-away SQLite dat
 ``--keys`` keys (all written moments ago, so every sync reads them again, as it does the
 newest rows of a live database), its database thread started as the worker starts it. A
 greenlet ticks every 0.2 ms meanwhile; the longest gap between its ticks during a sync round
-is the longest a request in flight could have waited for the loop. ``--root`` runs the same
+is the longest a request in flight could have waited for the loop; beside it, the same
+measure over an idle loop (its floor: the loop's poll waits whole milliseconds). ``--root`` runs the same
 on another checkout of Balancer (an earlier commit, say): each root in its own process,
 alternating. Prints figures only.
 """
@@ -42,8 +43,8 @@ with app.app_context():
     key_service.add_keys(app.extensions["balancer"],
                          [f"AIzaSy{i:033d}" for i in range(int(os.environ["KEYS"]))])
 services.sync()
-gaps, walls = [], []
-for _ in range(int(os.environ["ROUNDS"])):
+def longest_gap(work):
+    # The longest the ticking greenlet waited between ticks while work() ran.
     worst, done = [0.0], [False]
     def tick():
         last = time.perf_counter()
@@ -54,13 +55,23 @@ for _ in range(int(os.environ["ROUNDS"])):
             last = now
     ticker = gevent.spawn(tick)
     gevent.sleep(0.005)
-    began = time.perf_counter()
-    services.sync()
-    walls.append(time.perf_counter() - began)
+    work()
     done[0] = True
     ticker.join()
-    gaps.append(worst[0])
-print(json.dumps({"gaps": gaps, "walls": walls}))
+    return worst[0]
+
+gaps, walls, idle = [], [], []
+for _ in range(int(os.environ["ROUNDS"])):
+    began = [0.0]
+    def sync():
+        began[0] = time.perf_counter()
+        services.sync()
+        walls.append(time.perf_counter() - began[0])
+    gaps.append(longest_gap(sync))
+    # The same wait with nothing to do: the ticker's own floor (the loop's poll
+    # rounds its timeout up to whole milliseconds).
+    idle.append(longest_gap(lambda: gevent.sleep(walls[-1])))
+print(json.dumps({"gaps": gaps, "walls": walls, "idle": idle}))
 """
 
 
@@ -87,22 +98,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per root, alternating")
     args = parser.parse_args()
     roots = [ROOT, *args.root]
-    found: dict[Path, dict[str, list[float]]] = {r: {"gaps": [], "walls": []} for r in roots}
+    found: dict[Path, dict[str, list[float]]] = {r: {"gaps": [], "walls": [], "idle": []}
+                                                 for r in roots}
     for _ in range(args.repeat):
         for root in roots:
             got = measure(root, args.keys, args.rounds)
-            for name in ("gaps", "walls"):
+            for name in ("gaps", "walls", "idle"):
                 found[root][name] += got[name]
     print(f"sync rounds with {args.keys} keys read again each round, "
           f"{args.rounds * args.repeat} rounds per checkout (ms)")
-    print(f"{'checkout':<40} {'loop held: median':>18} {'p90':>7} {'max':>7} "
-          f"{'round: median':>14}")
+    print(f"{'checkout':<32} {'loop held: median':>18} {'p90':>7} {'max':>7} "
+          f"{'idle loop: median':>18} {'round: median':>14}")
     for root, got in found.items():
         gaps = sorted(g * 1e3 for g in got["gaps"])
         walls = sorted(w * 1e3 for w in got["walls"])
-        print(f"{str(root)[-40:]:<40} {statistics.median(gaps):>18.2f} "
+        print(f"{str(root)[-32:]:<32} {statistics.median(gaps):>18.2f} "
               f"{gaps[int(len(gaps) * 0.9)]:>7.2f} {gaps[-1]:>7.2f} "
-              f"{statistics.median(walls):>14.2f}")
+              f"{statistics.median(got['idle']) * 1e3:>18.2f} {statistics.median(walls):>14.2f}")
+    print("idle loop: the longest gap between ticks of an idle loop over a round's time, "
+          "the floor of this measure")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,8 @@ class KeyStore:
 
     def _upsert(self, rec: KeyRecord) -> None:
         current = self._keys.get(rec.id)
+        if current is not None and _unchanged(rec, current):
+            return  # read again by a sync (its overlap re-reads the newest rows): nothing to do
         new = copy.copy(rec)
         if current is not None:
             if rec.updated_at < current.updated_at:
@@ -269,3 +271,13 @@ class KeyStore:
         for key_id in [k for k, until in self._capped.items() if until <= now]:
             del self._capped[key_id]
         self._prune_at = now + _PRUNE_EVERY
+
+
+def _unchanged(rec: KeyRecord, current: KeyRecord) -> bool:
+    """Whether taking ``rec`` would leave ``current`` as it is."""
+    return (rec.updated_at == current.updated_at
+            and rec.requests_today <= current.requests_today
+            and rec.pool_id == current.pool_id and rec.secret == current.secret
+            and rec.group == current.group and rec.enabled == current.enabled
+            and rec.status == current.status and rec.disabled_reason == current.disabled_reason
+            and rec.rpm_limit == current.rpm_limit and rec.rpd_limit == current.rpd_limit)
