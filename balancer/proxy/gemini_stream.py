@@ -128,6 +128,15 @@ class GeminiSSETap(_GeminiTap):
                     break  # blank bytes only: they go out with what follows
                 start = first.start()
                 if data[start] not in OPENERS:
+                    end = _one_line_event(data, pos) if start == pos else -1
+                    if end > 0:
+                        # As Gemini writes every event: read without a pattern search.
+                        cr = data[end - 1] == 10 and data[end - 2] == 13
+                        payload = bytes(data[pos + 5:end - (4 if cr else 2)])
+                        out.append(self._data_event(bytes(data[pos:end]), payload))
+                        self._unended = False
+                        pos = self._scan_from = end
+                        continue
                     match = _EVENT_END.search(data, max(pos, self._scan_from))
                     if match is None:
                         # A boundary may straddle two chunks: look at the last 3 bytes again.
@@ -183,6 +192,11 @@ class GeminiSSETap(_GeminiTap):
         payload = _data_of(event)
         if payload is not None:
             self._note(payload)
+        return event
+
+    def _data_event(self, event: bytes, payload: bytes) -> bytes:
+        """An event of one ``data:`` line, with that line's data already cut out."""
+        self._note(payload)
         return event
 
 
@@ -312,6 +326,24 @@ def _count(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _one_line_event(data: Bytes, pos: int) -> int:
+    """Where the event at ``pos`` ends if it is one ``data:`` line and a blank line, each
+    ended alike (``\r\n`` or ``\n``), as Gemini writes its events; -1 if it is anything
+    else or not yet whole (the general search then decides)."""
+    if not data.startswith(b"data:", pos):
+        return -1
+    nl = data.find(b"\n", pos)
+    if nl < 0:
+        return -1
+    if data[nl - 1] == 13:  # the line ends "\r\n": so must the blank line after it
+        if not data.startswith(b"\r\n", nl + 1) or data.find(b"\r", pos, nl - 1) >= 0:
+            return -1
+        return nl + 3
+    if not data.startswith(b"\n", nl + 1) or data.find(b"\r", pos, nl) >= 0:
+        return -1  # a lone "\r" ends a line in SSE too: leave such an event to the search
+    return nl + 2
 
 
 def _data_of(event: bytes) -> Optional[bytes]:

@@ -151,6 +151,9 @@ class NativeChatTap(GeminiSSETap):
         payload = _data_of(event)
         return b"" if payload is None else self._translate(payload)
 
+    def _data_event(self, event: bytes, payload: bytes) -> bytes:
+        return self._translate(payload)
+
     def _bare_value(self, raw: bytes) -> bytes:
         # A bare JSON value between events: Gemini's way of ending a stream with an error.
         return self._translate(raw)
