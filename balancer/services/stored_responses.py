@@ -2,11 +2,11 @@
 
 A row is written when a stored response is complete, before its last bytes reach the
 client, because the client's very next request (its ``previous_response_id``) may reach
-another worker or instance. Each function takes the session to work in: the proxy runs
-them in the database thread (``BackgroundServices.in_database``), off the worker's loop; it is read
-by id, only for the client token that created it (another client is told the response
-does not exist), and counts as gone once it is older than ``responses_ttl_hours`` (the
-retention job then deletes it).
+another worker or instance. It is read by id, only for the client token that created it
+(another client is told the response does not exist), and counts as gone once it is older
+than ``responses_ttl_hours`` (the retention job then deletes it). Each function takes the
+session to work in: the proxy runs them in the database thread
+(``background.Services.in_database``), off the worker's loop.
 """
 from __future__ import annotations
 
