@@ -56,9 +56,9 @@ from typing import Any, Mapping, Optional
 from balancer.dialects import anthropic_messages
 from balancer.dialects.chat_messages import sign_current_turn
 from balancer.dialects.chat_request import model_version, thinking_level
-from balancer.dialects.errors import Untranslatable
-from balancer.dialects.schema import to_parameters, to_response_schema
-from balancer.dialects.tools import native_name, remember
+from balancer.dialects.errors import Untranslatable, refuse_unknown, request_object
+from balancer.dialects.schema import to_response_schema
+from balancer.dialects.tools import declaration, native_name
 from balancer.text import quoted
 
 _IGNORED = frozenset({"model", "metadata", "service_tier", "cache_control", "context_management",
@@ -95,12 +95,7 @@ def to_native(body: dict, *, model: str) -> tuple[dict, AnthropicContext]:
     :param model: the Gemini model the body goes to (decides thinking and signatures).
     :raises Untranslatable: naming the first field with no faithful Gemini counterpart.
     """
-    if not isinstance(body, dict):
-        raise Untranslatable("The request body must be a JSON object.")
-    for key, value in body.items():
-        if value is not None and key not in _HANDLED and key not in _IGNORED:
-            raise Untranslatable(f"{quoted(key)} has no counterpart in the Gemini API, so it "
-                                 "cannot be honoured.", key)
+    refuse_unknown(request_object(body), _HANDLED, _IGNORED)
     model = model.removeprefix("models/")
     version = model_version(model)
     names: dict[str, str] = {}
@@ -145,14 +140,8 @@ def _declarations(tools: Any, names: dict[str, str]) -> list[dict]:
         name = tool.get("name")
         if not isinstance(name, str) or not name:
             raise Untranslatable(f"'{where}.name' must be a non-empty string.", f"{where}.name")
-        declared: dict[str, Any] = {"name": remember(name, names)}
-        description = tool.get("description")
-        if isinstance(description, str) and description:
-            declared["description"] = description
-        parameters = to_parameters(tool.get("input_schema"), f"{where}.input_schema")
-        if parameters is not None:
-            declared["parameters"] = parameters
-        out.append(declared)
+        out.append(declaration(name, tool.get("description"), tool.get("input_schema"),
+                               f"{where}.input_schema", names))
     return out
 
 

@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from balancer.dialects.chat_messages import to_contents
-from balancer.dialects.errors import Untranslatable
+from balancer.dialects.errors import Untranslatable, refuse_unknown, request_object
 from balancer.dialects.schema import to_response_schema
 from balancer.dialects.tools import declarations, tool_config
 from balancer.text import quoted
@@ -110,13 +110,7 @@ def to_native(body: dict, *, model: str) -> tuple[dict, ChatContext]:
     :param model: the Gemini model the body goes to (decides thinking and signatures).
     :raises Untranslatable: naming the first field with no faithful Gemini counterpart.
     """
-    if not isinstance(body, dict):
-        raise Untranslatable("The request body must be a JSON object.")
-    for key, value in body.items():
-        if value is not None and key not in _HANDLED and key not in _IGNORED \
-                and key not in _REFUSED:
-            raise Untranslatable(f"{quoted(key)} has no counterpart in the Gemini API, so it "
-                                 "cannot be honoured.", key)
+    refuse_unknown(request_object(body), _HANDLED, _IGNORED, _REFUSED)
     for key, why in _REFUSED.items():
         if body.get(key) not in (None, [], {}):
             raise Untranslatable(f"'{key}': {why}.", key)  # a name of our own table

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from balancer.dialects import chat_request, responses_items
-from balancer.dialects.errors import Untranslatable
+from balancer.dialects.errors import Untranslatable, refuse_unknown, request_object
 from balancer.text import quoted
 
 
@@ -81,14 +81,7 @@ def to_native(body: dict, *, model: str, history: Optional[list[dict]] = None
         before this request's ``input`` (``previous_response_id``).
     :raises Untranslatable: naming the first field with no faithful Gemini counterpart.
     """
-    if not isinstance(body, dict):
-        raise Untranslatable("The request body must be a JSON object.")
-    for key, value in body.items():
-        if value is not None and key not in _HANDLED and key not in _IGNORED:
-            if key in _REFUSED:
-                raise Untranslatable(f"'{key}': {_REFUSED[key]}.", key)
-            raise Untranslatable(f"{quoted(key)} has no counterpart in the Gemini API, so it "
-                                 "cannot be honoured.", key)
+    refuse_unknown(request_object(body), _HANDLED, _IGNORED, refused=_REFUSED)
     if body.get("background") not in (None, False):
         raise Untranslatable("'background': background responses are not offered; send the "
                              "request without it (or stream it).", "background")

@@ -62,15 +62,23 @@ def declarations(tools: Any, names: dict[str, str]) -> list[dict]:
         if not isinstance(name, str) or not name:
             raise Untranslatable(f"'{where}.function.name' must be a non-empty string.",
                                  f"{where}.function.name")
-        declared: dict[str, Any] = {"name": remember(name, names)}
-        description = function.get("description")
-        if isinstance(description, str) and description:
-            declared["description"] = description
-        parameters = to_parameters(function.get("parameters"), f"{where}.function.parameters")
-        if parameters is not None:
-            declared["parameters"] = parameters
-        out.append(declared)
+        out.append(declaration(name, function.get("description"), function.get("parameters"),
+                               f"{where}.function.parameters", names))
     return out
+
+
+def declaration(name: str, description: Any, schema: Any, where: str,
+                names: dict[str, str]) -> dict:
+    """A ``functionDeclaration``: the name made one Gemini takes (``remember``), the
+    description if there is one, the JSON schema as ``parameters`` (``where`` names it in
+    errors)."""
+    declared: dict[str, Any] = {"name": remember(name, names)}
+    if isinstance(description, str) and description:
+        declared["description"] = description
+    parameters = to_parameters(schema, where)
+    if parameters is not None:
+        declared["parameters"] = parameters
+    return declared
 
 
 def remember(name: str, names: dict[str, str]) -> str:
