@@ -45,11 +45,11 @@ class TcpRelay:
 
     def cut(self) -> None:
         """Refuse new connections and reset the open ones."""
-        listener, self._listener = self._listener, None
+        with self._lock:  # a connection being made now either is in _conns or sees the cut
+            listener, self._listener = self._listener, None
+            conns, self._conns = self._conns, []
         if listener is not None:
             listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
         for conn in conns:
             try:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -69,6 +69,12 @@ class TcpRelay:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:
+                    # Cut while this connection was being made: it must not outlive the
+                    # cut (a database connection relayed on through the whole outage).
+                    client.close()
+                    upstream.close()
+                    continue
                 self._conns += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
