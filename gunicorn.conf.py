@@ -1,5 +1,12 @@
 """gunicorn settings for Balancer (used by `make run` and the Procfile)."""
-import gc
+# The application is loaded once, in the master, and its workers share those pages (see
+# preload_app): the standard library must be made cooperative before anything imports it,
+# as the gevent worker would do in each worker otherwise.
+from gevent import monkey
+
+monkey.patch_all()
+
+import gc  # noqa: E402
 import glob
 import os
 import tempfile
@@ -26,9 +33,8 @@ keepalive = 5
 # Connections waiting for a worker to accept them (the kernel caps it at somaxconn).
 backlog = int(os.environ.get("BACKLOG", "2048"))
 wsgi_app = "wsgi:app"
-# No preload: the gevent worker must patch the standard library before the app
-# (and requests, and the database drivers) are imported.
-preload_app = False
+# The master loads the app once; the workers it forks share its pages.
+preload_app = True
 accesslog = None  # Balancer writes one line per proxied request itself.
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -46,6 +52,20 @@ def on_starting(server):
     os.makedirs(folder, exist_ok=True)
     for stale in glob.glob(os.path.join(folder, "*.db")):
         os.remove(stale)
+
+
+def when_ready(server):
+    """The app is loaded: keep the collector off its objects, so that it does not write
+    to (and so copy) the pages the workers share with the master."""
+    gc.collect()
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    """A worker opens database connections of its own, never one the master opened."""
+    from balancer.extensions import db
+    with server.app.wsgi().app_context():
+        db.engine.dispose(close=False)
 
 
 def child_exit(server, worker):

@@ -142,3 +142,25 @@ def test_the_tokens_command_sets_limits_the_proxy_enforces(app, client, keys, up
     assert bad.exit_code == 2 and "whole number" in bad.output
     assert runner.invoke(args=["tokens", "revoke", token_id, "--yes"]).exit_code == 0
     assert chat(client, token=token).status_code == 401
+
+
+def test_a_worker_forked_from_the_master_counts_as_a_process_of_its_own():
+    """gunicorn builds the app (and its limiter) once in the master and forks the workers:
+    each must publish its counts under a name of its own, or one would overwrite the other's."""
+    import os
+
+    from balancer.proxy.limits import ClientLimiter
+    limiter = ClientLimiter()
+    master = limiter.process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: says its name and leaves at once
+        os.write(write, limiter.process.encode())
+        os._exit(0)
+    os.close(write)
+    worker = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert worker and worker != master
+    assert f":{pid}:" in worker
+    assert limiter.process == master  # the master's own name stays as it was

@@ -172,3 +172,28 @@ def test_two_instances_on_one_database_agree_on_a_dead_key(start, upstream):
     assert upstream.count(key=keys[0]) == before
     rows = keys_list(second.env)
     assert sum(r["status"] == "disabled" for r in rows) == 1
+
+
+def _smaps(pid: int) -> dict[str, int]:
+    """A process's memory from /proc/PID/smaps_rollup, kB by field."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0])
+    return fields
+
+
+def test_the_workers_share_the_app_the_master_loaded(start, upstream):
+    """gunicorn loads Balancer once, in its master, and forks the workers from it: most of a
+    worker's memory is pages it shares with the master, not a copy of its own."""
+    live = start([make_key("shared", i) for i in range(2)])
+    reply = sdk(live).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content
+    master = _smaps(live.proc.pid)
+    assert master["Rss"] > 40_000, master  # the master holds the whole app
+    for pid in live.worker_pids():
+        worker = _smaps(pid)
+        own = worker["Private_Clean"] + worker["Private_Dirty"]
+        assert own < worker["Rss"] / 2, worker

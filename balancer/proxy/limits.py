@@ -48,13 +48,25 @@ class ClientLimiter:
     """This process's view of every limited client's use."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        #: this process among the others in the shared counts (host, pid, a random part)
-        self.process = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._pid = 0
+        self._process = ""
         self._clock = clock
         self._lock = threading.Lock()
         self._mine: dict[int, _Usage] = {}
         #: client id -> (requests in the last minute, in flight) of every other process
         self._others: dict[int, tuple[int, int]] = {}
+
+    @property
+    def process(self) -> str:
+        """This process among the others in the shared counts (host, pid, a random part).
+
+        Named in the process that asks: the limiter is built with the app, and gunicorn
+        loads the app once in its master and forks the workers from it.
+        """
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._process = f"{socket.gethostname()[:60]}:{self._pid}:{secrets.token_hex(4)}"
+        return self._process
 
     def admit(self, client: ClientInfo, model: Optional[str], size: int) -> Optional[Refusal]:
         """Count the request in, or say which limit it is over (nothing counted then)."""
