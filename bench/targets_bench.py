@@ -16,6 +16,9 @@ generator is ``bench/load.py``. Printed, each with its target:
 - CPU of Balancer's processes per request and per 20-event stream (target: <= 0.7 ms);
 - memory of the master and both workers after 100,000 requests and 10,000 streams, and
   its growth from the first half of that run to the second (target: <= 150 MB, no growth).
+  Their memory is their PSS summed: a page the three share (the app the master loaded and
+  forked, the interpreter, the libraries) counts once, as it is held once; their RSS
+  summed, which counts it in each, is printed beside.
 
 Beside Balancer, the column "floor" is the plainest proxy its stack makes
 (``bench/floor_app.py``: gunicorn, gevent, Flask and ``requests``, no keys, no translation):
@@ -328,13 +331,14 @@ def report(c: dict, direct: dict, sides: list[Side], quick: bool) -> None:
     line(f"CPU per {CHUNKS}-event stream, c={CPU_CONCURRENCY} (ms)", None, "cpu_stream",
          "{:.3f}", f"<= {TARGETS['cpu_ms']:g} ms")
     n, m = c["mem_requests"], c["mem_streams"]
-    line(f"RSS, master + 2 workers, after {n:,} req + {m:,} streams (MB)", None, "rss_2",
-         "{:.0f}", f"<= {TARGETS['memory_mb']:g} MB")
-    line("  growth over the second half (MB)", None, "rss_growth", "{:+.1f}", "none")
-    line("  PSS (shared pages counted once) (MB)", None, "pss_2", "{:.0f}", "")
+    line(f"memory after {n // 1000}k req + {m // 1000}k streams (MB)", None, "pss_2", "{:.0f}",
+         f"<= {TARGETS['memory_mb']:g} MB")
+    line("  growth over the second half (MB)", None, "pss_growth", "{:+.1f}", "none")
+    line("  RSS summed (shared pages in each) (MB)", None, "rss_2", "{:.0f}", "")
     print("direct: the same upstream called without a proxy, Gemini's own API from the load "
           "generator. floor: bench/floor_app.py, a bare pass-through on the same stack. "
-          "CPU: the master and workers, from /proc, over the measured part.")
+          "CPU: the master and workers, from /proc, over the measured part. memory: the PSS "
+          "of the master and workers summed (a page they share counted once).")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -371,7 +375,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             print(f"  memory: {side.name} ...", file=sys.stderr, flush=True)
             start_side(side, tmp, upstream, stack, folder=f"{side.name}-memory")
             memory_run(c, side)
-            side.figures["rss_growth"] = side.figures["rss_2"] - side.figures["rss_1"]
+            side.figures["pss_growth"] = side.figures["pss_2"] - side.figures["pss_1"]
             side.stop()
     report(c, direct, sides, args.quick)
     print(f"({time.time() - started:.0f} s in all)")
