@@ -49,6 +49,13 @@ class TcpRelay:
             listener, self._listener = self._listener, None
             conns, self._conns = self._conns, []
         if listener is not None:
+            # close() alone leaves a socket listening while another thread is blocked in
+            # its accept(): connections would still be taken in. shutdown() stops the
+            # listening and wakes that accept(), so connections are refused from now on.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for conn in conns:
             try:
