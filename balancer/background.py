@@ -1,4 +1,5 @@
-"""Background services of one process: bootstrap, flusher, sync loop, probes, model lists.
+"""Background services of one process: bootstrap, flusher, sync loop, and the loops of
+the upkeep rounds (``balancer.upkeep``: probes, retention, model lists).
 
 Under gunicorn's gevent worker these threads are greenlets. They are the only
 code that reads or writes the database on behalf of the proxy. The flusher's
@@ -17,22 +18,18 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from balancer import upkeep
 from balancer.dbthread import DatabaseThread
 from balancer.extensions import db
 from balancer.keypool.sync import Syncer, persist
 from balancer.runtime import Runtime
 from balancer.services import keys as key_service
 from balancer.services import usage_share
-from balancer.services import models as model_service
-from balancer.services import owners as owner_service
-from balancer.services import retention
 from balancer.services import pools as pool_service
 from balancer.services import settings as settings_service
 from balancer.telemetry import metrics
 from balancer.telemetry.flusher import write_records
 from balancer.telemetry.split import Written, write_splitting
-from balancer.upstream.errors import UpstreamError
-from balancer.upstream.providers import PROVIDERS, probe_headers
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -377,49 +374,12 @@ class Services:
 
     def probe(self) -> None:
         """Re-check disabled and ejected keys with a cheap call; success restores."""
-        if self.rt.settings.current.recovery_interval_seconds <= 0:
-            return
-        settings = self.rt.settings.current
-        for key, model in self.rt.keypool.probe_candidates():
-            pool = self.rt.catalog.pools.get(key.pool_id)
-            if pool is None or not pool.enabled or self._stop.is_set():
-                continue
-            provider = PROVIDERS[pool.kind]
-            # "*" is the key's health for calls that name no model (model lists).
-            call = provider.probe(pool.base_url, None if model == "*" else model)
-            proxy = self.rt.proxy_for(pool, key.id)
-            try:
-                resp = self.rt.upstream.send(
-                    pool.id, proxy, call.method, call.url,
-                    headers={**call.headers, **probe_headers(pool.kind, key.secret)}, body=call.body,
-                    stream=False, timeout=(settings.connect_timeout_seconds, 30.0))
-                ok = resp.status_code == 200
-                resp.close()
-            except UpstreamError as err:
-                self.rt.proxy_failed(proxy, err)
-                ok = False
-            self.rt.push(self.rt.keypool.record_probe(key.id, model, ok))
-            log.info("probe of key %s%s: %s", key.id, f" for {model}" if model else "",
-                     "recovered" if ok else "still failing")
+        upkeep.probe_keys(self.rt, self._stop.is_set)
 
     def housekeeping(self) -> None:
         """Delete logs past their retention; forget files and caches expired upstream."""
-        with self.app.app_context():
-            try:
-                purged = retention.purge(self.rt.settings.current)
-                if purged.total:
-                    log.info("retention: deleted %s", ", ".join(
-                        f"{n} {kind}" for kind, n in purged.counts.items() if n))
-                removed = owner_service.purge_expired()
-                if removed:
-                    log.info("forgot %d expired files and cached contents", removed)
-            finally:
-                db.session.remove()
+        upkeep.housekeeping(self.app, self.rt)
 
     def refresh_models(self) -> None:
         """Fetch again the model lists older than ``models_refresh_seconds``."""
-        with self.app.app_context():
-            try:
-                model_service.refresh_due(self.rt, self.models_failed)
-            finally:
-                db.session.remove()
+        upkeep.refresh_models(self.app, self.rt, self.models_failed)
