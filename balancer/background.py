@@ -343,12 +343,21 @@ class Services:
         changed hold up this worker's requests. What was read is applied here.
         """
         rt = self.rt
+        # While the database thread reads, this worker's requests go on, and one of them
+        # may change settings, pools or keys and install the change at once. What was read
+        # before that change must not undo it: settings and catalog are applied only when
+        # nothing replaced them meanwhile, and only keys known before the read can be
+        # found gone (the next round reads the change anyway).
+        settings_before, catalog_before = rt.settings.current, rt.catalog
+        keys_before = rt.keypool.key_ids()
         settings, catalog, pulled = self.in_database(lambda session: (
             settings_service.stored(session), pool_service.read_catalog(rt, session),
             self.syncer.read(session)))
-        rt.settings.load(settings)
-        rt.catalog = catalog
-        self.syncer.apply(pulled)
+        if rt.settings.current is settings_before:
+            rt.settings.load(settings)
+        if rt.catalog is catalog_before:
+            rt.catalog = catalog
+        self.syncer.apply(pulled, known=keys_before)
         self._want_missing_models()
         if rt.limits is not None and rt.catalog.limits_apply:
             limiter, mine = rt.limits, rt.limits.snapshot()

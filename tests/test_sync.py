@@ -186,3 +186,40 @@ def test_a_late_flush_never_undoes_a_newer_state(two):
         db.session.expire_all()
         row = db.session.scalars(db.select(KeyModelState)).one()
         assert row.reason is None and row.cooldown_until is None
+
+
+@pytest.mark.parametrize("keys_before", [0, 2], ids=["first-keys", "more-keys"])
+def test_a_change_made_here_while_a_sync_reads_is_not_undone_by_it(make_app, monkeypatch,
+                                                                    keys_before):
+    """Under gevent the sync's read runs in the database thread while this worker serves
+    on: a setting saved, a token created or a key added meanwhile is in force here at
+    once, and what the sync read before it must not take it back."""
+    from balancer.services import client_tokens
+    app = make_app()
+    rt = rt_of(app)
+    rt.services.bootstrap()
+    if keys_before:  # the sync reads what changed (without keys yet: everything)
+        add(app, *[make_key("before", i) for i in range(keys_before)])
+        rt.services.sync()
+    real = rt.services.in_database
+    made = {}
+
+    def read_then_change_here(fn):
+        result = real(fn)  # what was read: from before the changes below
+        if not made:
+            with app.app_context():
+                settings_service.update(rt, {"requests_per_key": 5})
+                made["token"] = client_tokens.create_token(rt, "new")[1]
+                made["key"] = key_service.add_keys(rt, [make_key("meanwhile", 0)]).added[0]
+        return result
+
+    monkeypatch.setattr(rt.services, "in_database", read_then_change_here)
+    rt.services.sync()
+    assert rt.settings.current.requests_per_key == 5
+    assert rt.catalog.client_for(made["token"]) is not None
+    assert made["key"] in rt.keypool.key_ids()
+    assert len(rt.keypool.key_ids()) == keys_before + 1
+    rt.services.sync()  # the next round reads them back: nothing changes
+    assert rt.settings.current.requests_per_key == 5
+    assert rt.catalog.client_for(made["token"]) is not None
+    assert len(rt.keypool.key_ids()) == keys_before + 1 and made["key"] in rt.keypool.key_ids()

@@ -118,9 +118,16 @@ class Syncer:
             del self._secrets[gone]
         return Pulled(full, keys, states, counts, live, _max_updated(session))
 
-    def apply(self, pulled: Pulled) -> int:
-        """Bring the KeyPool in step with ``pulled``; how many keys and states changed."""
+    def apply(self, pulled: Pulled, known: Optional[set[int]] = None) -> int:
+        """Bring the KeyPool in step with ``pulled``; how many keys and states changed.
+
+        :param known: the keys the pool held when the read began. A key added here since
+            (by this process, while the read ran elsewhere) is not in ``pulled`` and must
+            not be taken for one deleted; without it, every key is taken as known.
+        """
         if pulled.full:
+            if known is not None and self.pool.key_ids() - known:
+                return 0  # a full read would drop them: the next round reads all again
             self.pool.replace_all(pulled.keys, pulled.states)
             self.watermark = pulled.watermark
             return len(self.pool.key_ids())
@@ -131,6 +138,8 @@ class Syncer:
         for key_id, count in pulled.counts:
             self.pool.note_requests_today(key_id, count)
         gone = self.pool.key_ids() - pulled.live
+        if known is not None:
+            gone &= known
         for key_id in gone:
             self.pool.remove_key(key_id)
         if self.watermark is None or pulled.watermark is not None:
