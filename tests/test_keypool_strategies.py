@@ -160,3 +160,29 @@ def test_an_unknown_strategy_is_an_error():
     with pytest.raises(ValueError):
         strategies.pick(PoolPolicy(strategy="fastest"), Rotation([1], [0], [0]), {}, NOW, (),
                         random.Random(1))
+
+
+def test_workers_forked_from_one_master_pick_at_random_apart():
+    """gunicorn builds the key pool in its master and forks the workers from it: with the
+    random strategy each worker draws its own picks, not the same ones as the other."""
+    import os
+
+    policy = PoolPolicy(strategy=Strategy.RANDOM)
+    pool = KeyPool(lambda pool_id: policy, Clock())  # its own generator, as the app builds it
+    pool.replace_all([KeyRecord(id=i, pool_id=1, secret=f"AIza-{i}") for i in range(1, 51)], [])
+
+    def forked_picks() -> str:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a worker: its first picks, and out
+            os.write(write, ",".join(str(k) for k in picks(pool, 10)).encode())
+            os._exit(0)
+        os.close(write)
+        out = os.read(read, 1000).decode()
+        os.close(read)
+        os.waitpid(pid, 0)
+        return out
+
+    first, second = forked_picks(), forked_picks()
+    assert first and second
+    assert first != second  # the same ten of fifty keys in a row: about 1 in 10^17

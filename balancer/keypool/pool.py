@@ -13,8 +13,10 @@ keys in :mod:`~balancer.keypool.strategies`.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import time
+import weakref
 from typing import Callable, Collection, Optional
 
 from balancer.keypool import health, strategies
@@ -48,7 +50,12 @@ class KeyPool(KeyStore):
         """:param policy_for: the current settings of a pool, by pool id."""
         super().__init__(clock)
         self._policy_for = policy_for
-        self._rng = rng or random.Random()
+        if rng is None:
+            rng = random.Random()
+            # gunicorn builds the pool in its master and forks the workers from it: each
+            # draws numbers of its own, or the workers' random picks would go alike.
+            os.register_at_fork(after_in_child=_reseed_later(rng))
+        self._rng = rng
 
     # --- hot path ------------------------------------------------------------
 
@@ -322,3 +329,15 @@ class KeyPool(KeyStore):
         at_limit = {k: until for k in members if k in self._limited
                     and (until := self._free_at(self._keys[k], now)) is not None}
         return explain_unavailable(model, keys, states, exclude, now, at_limit)
+
+
+def _reseed_later(rng: random.Random) -> Callable[[], None]:
+    """Reseed ``rng`` when called, if it is still in use (a weak reference: a fork hook
+    is never unregistered, and must not keep a pool's generator alive)."""
+    ref = weakref.ref(rng)
+
+    def reseed() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.seed()
+    return reseed
