@@ -39,7 +39,8 @@ def run_load(plan: dict, timeout: float) -> dict:
     (cycled through, request ``i`` is ``kinds[i % len(kinds)]``), optional ``switch``
     (``{"after": n, "url": ..., "json": ...}``), optional ``request_timeout`` (seconds)
     and ``deadline`` (seconds for the whole run, below ``timeout``).
-    Returns ``{"results": [...], "switched_at": epoch or None, "elapsed": seconds}``.
+    Returns ``{"results": [...], "switched_at": epoch or None, "elapsed": seconds}``
+    (``switched_at``: when the switch was sent; no call met its faults before).
     """
     for url in [plan["base"]] + ([plan["switch"]["url"]] if plan.get("switch") else []):
         if urlsplit(url).hostname != "127.0.0.1":
@@ -182,8 +183,11 @@ def _main() -> None:
             if switch and state["switched_at"] is None and state["done"] >= switch["after"]:
                 with switching:
                     if state["switched_at"] is None:
+                        # Stamped as it is sent: a call may meet the faults before the
+                        # answer to this one is back (and an invalid key meets them once).
+                        sent = time.time()
                         requests.post(switch["url"], json=switch["json"], timeout=10).raise_for_status()
-                        state["switched_at"] = time.time()
+                        state["switched_at"] = sent
         session.close()
 
     began = time.time()
