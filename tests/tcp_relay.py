@@ -58,11 +58,15 @@ class TcpRelay:
                 pass
             listener.close()
         for conn in conns:
+            # close() alone ends the socket only once no thread uses it: a relaying thread
+            # blocked in select() holds it open, unread, and a connection Balancer pooled
+            # before the cut would wait on it for an answer. shutdown() ends it at once.
             try:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                conn.close()
+                conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            conn.close()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
