@@ -7,8 +7,7 @@ whose tables are dropped first) with ``--rows`` request-log rows (1,000,000) on
 ``--keys`` keys (500) over ``--days`` days (30) ending now, on three pools,
 several models and client tokens and every outcome class, with the minute
 buckets, histograms and hour/day rollups the flusher would have written for
-them (computed by the flusher's own functions, inserted in bulk with Core
-executemany). Then times every statistics endpoint over each range through
+them (computed and inserted by the flusher's own functions). Then times every statistics endpoint over each range through
 the Flask app (JSON included) and prints p50/max per endpoint and range.
 Prints figures only; nothing here asserts.
 """
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from balancer.extensions import db  # noqa: E402
+from balancer.models.bulk import insert_many  # noqa: E402
 from balancer.models import (ApiKey, ClientToken, Pool, RequestLog, UsageBucket,  # noqa: E402
                              UsageDay, UsageHistogram, UsageHour)
 from balancer.telemetry import flusher  # noqa: E402
@@ -78,7 +78,6 @@ def build(app, rows: int, n_keys: int, days: int, seed: int = 7) -> float:
         now = time.time()
         start = now - days * 86400
         per_day = rows // days
-        conn = db.session.connection()
         for d in range(days):
             # One day at a time: minute, hour and day rows never cross a UTC day... nearly;
             # the upserts add up whatever two days share.
@@ -102,20 +101,10 @@ def build(app, rows: int, n_keys: int, days: int, seed: int = 7) -> float:
                 records.append(rec)
             records.sort(key=lambda r: r.at)
             for i in range(0, len(records), BATCH):
-                conn.execute(RequestLog.__table__.insert(),
-                             [flusher._log_row(r) for r in records[i:i + BATCH]])
-            flusher.upsert(db.session, UsageBucket.__table__, flusher._bucket_rows(records),
-                           conflict=flusher._MINUTE_DIMS + ("status_class",),
-                           add=("count", "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum"))
-            flusher.upsert(db.session, UsageHistogram.__table__, flusher._histogram_rows(records),
-                           conflict=flusher._MINUTE_DIMS,
-                           add=flusher.LATENCY_BINS + flusher.TTFB_BINS)
-            for table, start_of in ((UsageHour.__table__, flusher.hour_of),
-                                    (UsageDay.__table__, flusher.day_of)):
-                flusher.upsert(db.session, table, flusher._rollup_rows(records, start_of),
-                               conflict=("dimension", "start", "subject"), add=flusher.SUMS)
+                insert_many(db.session, RequestLog.__table__, flusher.LOG_COLUMNS,
+                            [flusher.log_values(r) for r in records[i:i + BATCH]])
+            flusher.write_usage(db.session, records)
             db.session.commit()
-            conn = db.session.connection()
             print(f"  day {d + 1}/{days}: {len(records):,} requests", end="\r", flush=True)
         print()
         if db.engine.dialect.name == "postgresql":

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from balancer.keypool.days import pacific_day
 from balancer.models import ApiKey, RequestLog, UsageBucket, UsageDay, UsageHistogram, UsageHour
+from balancer.models.bulk import insert_many
 from balancer.models.fit import fit_text, limit_of, shortest
 from balancer.text import clean
 from balancer.models.rollup import (LATENCY_BINS, OUTCOME_COLUMNS, SUMS, TTFB_BINS, bin_of)
@@ -58,29 +59,35 @@ def write_records(session: Session, records: list[RequestRecord], log_requests: 
     for r in records:
         clean_record(r)
     if log_requests:
-        # The table, not the mapped class: a plain executemany, without the ORM's
-        # bulk-persistence bookkeeping (most of a flush's cost otherwise).
-        session.execute(RequestLog.__table__.insert(), [_log_row(r) for r in records])
-    upsert(session, UsageBucket.__table__, _bucket_rows(records),
-           conflict=_MINUTE_DIMS + ("status_class",),
-           add=("count", "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum"))
-    upsert(session, UsageHistogram.__table__, _histogram_rows(records),
-           conflict=_MINUTE_DIMS, add=LATENCY_BINS + TTFB_BINS)
-    for table, start_of in ((UsageHour.__table__, hour_of), (UsageDay.__table__, day_of)):
-        upsert(session, table, _rollup_rows(records, start_of),
-               conflict=("dimension", "start", "subject"), add=SUMS)
+        insert_many(session, RequestLog.__table__, LOG_COLUMNS, [log_values(r) for r in records])
+    write_usage(session, records)
     _add_key_counters(session, records)
 
 
-def _log_row(r: RequestRecord) -> dict:
-    return {
-        "created_at": from_epoch(r.at), "client_id": r.client_id, "client_name": r.client_name,
-        "pool_id": r.pool_id, "key_id": r.key_id, "model": r.model,
-        "api_format": r.api_format, "route": r.route, "stream": r.stream,
-        "status": r.status, "attempts": r.attempts, "latency_ms": r.latency_ms,
-        "ttfb_ms": r.ttfb_ms, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-        "error_class": r.error_class, "error_message": r.error_message,
-    }
+def write_usage(session: Session, records: Iterable[RequestRecord]) -> None:
+    """Add ``records`` to the minute buckets and histograms and the hour and day rollups."""
+    groups = group_records(records)
+    upsert(session, UsageBucket.__table__, _bucket_rows(groups),
+           conflict=_MINUTE_DIMS + ("status_class",),
+           add=("count", "tokens_in", "tokens_out", "latency_ms_sum", "ttfb_ms_sum"))
+    upsert(session, UsageHistogram.__table__, _histogram_rows(groups),
+           conflict=_MINUTE_DIMS, add=LATENCY_BINS + TTFB_BINS)
+    for table, start_of in ((UsageHour.__table__, hour_of), (UsageDay.__table__, day_of)):
+        upsert(session, table, _rollup_rows(groups, start_of),
+               conflict=("dimension", "start", "subject"), add=SUMS)
+
+
+#: The request log's columns, in the order ``log_values`` gives them.
+LOG_COLUMNS = ("created_at", "client_id", "client_name", "pool_id", "key_id", "model",
+               "api_format", "route", "stream", "status", "attempts", "latency_ms", "ttfb_ms",
+               "tokens_in", "tokens_out", "error_class", "error_message")
+
+
+def log_values(r: RequestRecord) -> tuple:
+    """One record's request-log row, as the values of ``LOG_COLUMNS``."""
+    return (from_epoch(r.at), r.client_id, r.client_name, r.pool_id, r.key_id, r.model,
+            r.api_format, r.route, r.stream, r.status, r.attempts, r.latency_ms, r.ttfb_ms,
+            r.tokens_in, r.tokens_out, r.error_class, r.error_message)
 
 
 def minute_of(ts: float) -> datetime:
@@ -109,15 +116,28 @@ def subjects(r: RequestRecord) -> tuple[tuple[str, str], ...]:
             ("api", r.api_format or ""))
 
 
-def _rollup_rows(records: Iterable[RequestRecord], start_of: Callable[[float], datetime]) -> list[dict]:
-    # Records alike in every column a rollup row counts them by are summed first: a
-    # flush holds hundreds of records but a few dozen such groups, and each group,
-    # not each record, is then added to the six rows it counts in.
-    groups: dict[tuple, list] = {}
+#: The columns a minute histogram row is unique on (a usage bucket adds its outcome class).
+_MINUTE_DIMS = ("minute", "pool_id", "key_id", "model", "client_id", "api_format")
+
+#: A group's key: the minute's start (epoch seconds), the values of the other
+#: ``_MINUTE_DIMS``, the outcome class, the latency bin and the time-to-first-byte bin
+#: (None: no first byte); and its sums: [count, tokens in, tokens out, latency, ttfb, a record].
+Groups = dict[tuple, list]
+
+
+def group_records(records: Iterable[RequestRecord]) -> Groups:
+    """Records alike in every column a usage row counts them by, summed.
+
+    A flush holds hundreds of records but a few dozen such groups: each usage row is
+    built from the groups, so each record is looked at once (this runs in the worker's
+    process, beside its requests, and its time is taken from them).
+    """
+    groups: Groups = {}
     for r in records:
         ttfb = None if r.ttfb_ms is None else TTFB_BINS[bin_of(r.ttfb_ms)]
-        key = (r.at - r.at % 60, r.pool_id, r.key_id, r.model, r.client_id, r.api_format,
-               r.status_class, LATENCY_BINS[bin_of(r.latency_ms)], ttfb)
+        key = (r.at - r.at % 60, r.pool_id or 0, r.key_id or 0, r.model or "",
+               r.client_id or 0, r.api_format or "", r.status_class,
+               LATENCY_BINS[bin_of(r.latency_ms)], ttfb)
         sums = groups.get(key)
         if sums is None:
             groups[key] = [1, r.tokens_in, r.tokens_out, r.latency_ms, r.ttfb_ms or 0, r]
@@ -127,6 +147,11 @@ def _rollup_rows(records: Iterable[RequestRecord], start_of: Callable[[float], d
             sums[2] += r.tokens_out
             sums[3] += r.latency_ms
             sums[4] += r.ttfb_ms or 0
+    return groups
+
+
+def _rollup_rows(groups: Groups, start_of: Callable[[float], datetime]) -> list[dict]:
+    # Each group is added to the six rows it counts in.
     rows: dict[tuple, dict] = {}
     for (minute, *_, status_class, lat, ttfb), (n, tin, tout, lat_sum, ttfb_sum, r) \
             in groups.items():
@@ -149,40 +174,37 @@ def _rollup_rows(records: Iterable[RequestRecord], start_of: Callable[[float], d
     return list(rows.values())
 
 
-#: The columns a minute histogram row is unique on (a usage bucket adds its outcome class).
-_MINUTE_DIMS = ("minute", "pool_id", "key_id", "model", "client_id", "api_format")
-
-
-def _histogram_rows(records: Iterable[RequestRecord]) -> list[dict]:
+def _histogram_rows(groups: Groups) -> list[dict]:
     rows: dict[tuple, dict] = {}
-    for r in records:
-        dims = (minute_of(r.at), r.pool_id or 0, r.key_id or 0, r.model or "",
-                r.client_id or 0, r.api_format or "")
-        row = rows.get(dims)
+    for (minute, *dims, _, lat, ttfb), (n, *_) in groups.items():
+        key = (minute, *dims)
+        row = rows.get(key)
         if row is None:
-            row = rows[dims] = dict(zip(_MINUTE_DIMS, dims))
+            row = rows[key] = dict(zip(_MINUTE_DIMS, (minute_of(minute), *dims)))
             row.update(dict.fromkeys(LATENCY_BINS + TTFB_BINS, 0))
-        row[LATENCY_BINS[bin_of(r.latency_ms)]] += 1
-        if r.ttfb_ms is not None:
-            row[TTFB_BINS[bin_of(r.ttfb_ms)]] += 1
+        row[lat] += n
+        if ttfb:
+            row[ttfb] += n
     return list(rows.values())
 
 
-def _bucket_rows(records: Iterable[RequestRecord]) -> list[dict]:
-    buckets: dict[tuple, dict] = {}
-    for r in records:
-        dims = (minute_of(r.at), r.pool_id or 0, r.key_id or 0, r.model or "",
-                r.client_id or 0, r.api_format or "", r.status_class)
-        row = buckets.get(dims)
+def _bucket_rows(groups: Groups) -> list[dict]:
+    rows: dict[tuple, dict] = {}
+    for (minute, *dims, status_class, _, _), (n, tin, tout, lat_sum, ttfb_sum, _) \
+            in groups.items():
+        key = (minute, *dims, status_class)
+        row = rows.get(key)
         if row is None:
-            row = buckets[dims] = dict(zip(_MINUTE_DIMS + ("status_class",), dims),
-                count=0, tokens_in=0, tokens_out=0, latency_ms_sum=0, ttfb_ms_sum=0)
-        row["count"] += 1
-        row["tokens_in"] += r.tokens_in
-        row["tokens_out"] += r.tokens_out
-        row["latency_ms_sum"] += r.latency_ms
-        row["ttfb_ms_sum"] += r.ttfb_ms or 0
-    return list(buckets.values())
+            row = rows[key] = dict(zip(_MINUTE_DIMS + ("status_class",),
+                                       (minute_of(minute), *dims, status_class)),
+                                   count=0, tokens_in=0, tokens_out=0, latency_ms_sum=0,
+                                   ttfb_ms_sum=0)
+        row["count"] += n
+        row["tokens_in"] += tin
+        row["tokens_out"] += tout
+        row["latency_ms_sum"] += lat_sum
+        row["ttfb_ms_sum"] += ttfb_sum
+    return list(rows.values())
 
 
 def _add_key_counters(session: Session, records: Iterable[RequestRecord]) -> None:
