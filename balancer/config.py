@@ -18,6 +18,7 @@ from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import url as sa_url
 
 from balancer import keyshapes
 
@@ -340,15 +341,34 @@ class Config:
             "SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), False)
         # CSRF tokens live as long as the session: an admin page left open stays usable.
         self.WTF_CSRF_TIME_LIMIT = None
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # A database server that stops answering (a network partition, a host gone without
+        # a reset) must not hold a worker's database work for ever.
+        self.DATABASE_CONNECT_TIMEOUT = parse_int(
+            "DATABASE_CONNECT_TIMEOUT", get("DATABASE_CONNECT_TIMEOUT"), 10, 1, 300)
+        self.DATABASE_READ_TIMEOUT = parse_int(
+            "DATABASE_READ_TIMEOUT", get("DATABASE_READ_TIMEOUT"), 120, 0, 86_400)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(
+            self.SQLALCHEMY_DATABASE_URI, self.DATABASE_CONNECT_TIMEOUT,
+            self.DATABASE_READ_TIMEOUT if under_gevent() else 0)
 
     def log_level(self) -> int:
         """The numeric logging level."""
         return getattr(logging, self.LOG_LEVEL)
 
 
-def engine_options(url: str) -> dict:
-    """Connection options per database kind."""
+#: PostgreSQL's TCP keepalives: a peer gone silent is found after about 30 + 3 x 10 s of
+#: waiting, however long a statement legitimately runs on a live server.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                 "keepalives_count": 3}
+
+
+def engine_options(url: str, connect_timeout: int = 10, read_timeout: int = 0) -> dict:
+    """Connection options per database kind.
+
+    ``connect_timeout`` bounds reaching the server and its greeting; ``read_timeout``
+    (0: none) bounds the wait for one answer. The server processes set it; the flask CLI
+    does not, as a migration's ALTER of a big table may be silent for minutes.
+    """
     if url.startswith("sqlite"):
         # The busy timeout lets several workers write the same file in turn;
         # WAL (set on connect, see extensions.py) lets readers go on meanwhile.
@@ -357,7 +377,24 @@ def engine_options(url: str) -> dict:
         # a thread of its own, with a longer wait (balancer.dbthread).
         return {"connect_args": {"timeout": 0.25 if under_gevent() else 15,
                                  "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    options = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    if url.startswith("postgresql"):
+        # libpq has no read timeout: keepalives find a silent peer while a statement is
+        # awaited, and tcp_user_timeout one that stops acknowledging what is sent.
+        connect_args = {"connect_timeout": connect_timeout, **PG_KEEPALIVES}
+        if read_timeout:
+            connect_args["tcp_user_timeout"] = read_timeout * 1000
+    elif url.startswith("mysql"):
+        # PyMySQL reads the server's greeting, and every answer, with the read timeout
+        # (none by default: a silent server would be waited for until TCP gives up).
+        connect_args = {"connect_timeout": connect_timeout}
+        if read_timeout:
+            connect_args.update(read_timeout=read_timeout, write_timeout=read_timeout)
+    else:
+        return options
+    # What the URL's own query sets (?connect_timeout=30) is the operator's choice.
+    given = sa_url.make_url(url).query
+    return {**options, "connect_args": {k: v for k, v in connect_args.items() if k not in given}}
 
 
 def under_gevent() -> bool:

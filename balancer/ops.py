@@ -6,17 +6,22 @@ import os
 import time
 from typing import Optional
 
+import gevent
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from balancer.config import under_gevent
 from balancer.extensions import db
 from balancer.forwarded import in_networks
 from balancer.proxy.auth import bearer_token
 from balancer.telemetry import metrics
 
 bp = Blueprint("ops", __name__)
+
+#: How long /readyz waits for the database to answer "SELECT 1".
+DATABASE_CHECK_SECONDS = 0.5
 
 
 @bp.get("/healthz")
@@ -37,13 +42,7 @@ def readyz():
     load balancer.
     """
     rt = current_app.extensions["balancer"]
-    checks = {"database": "ok", "key_pool": "ok" if rt.loaded else "not loaded"}
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        checks["database"] = f"unavailable ({type(exc).__name__})"
-    finally:
-        db.session.remove()
+    checks = {"database": database_check(), "key_pool": "ok" if rt.loaded else "not loaded"}
     services = rt.services
     if services is not None and services.last_flush_error:
         checks["telemetry"] = f"flush failing ({services.last_flush_error})"
@@ -72,6 +71,31 @@ def prometheus_metrics():
         return refused
     return Response(metrics.exposition(current_app.extensions["balancer"]),
                     mimetype=CONTENT_TYPE_LATEST)
+
+
+def database_check() -> str:
+    """"ok", or why the database cannot be used now.
+
+    Bounded: a platform's probe gives up after a second or so, and a server that has
+    stopped answering (a partition) would otherwise hold the probe until the read timeout.
+    """
+    wait = under_gevent() and gevent.Timeout(DATABASE_CHECK_SECONDS)
+    try:
+        if wait:
+            wait.start()
+        db.session.execute(sa.text("SELECT 1"))
+    except gevent.Timeout as exc:
+        if exc is not wait:
+            raise
+        # SQLAlchemy drops a connection interrupted mid-statement: none is left half read.
+        return f"unavailable (no answer within {DATABASE_CHECK_SECONDS:g} s)"
+    except sa.exc.SQLAlchemyError as exc:
+        return f"unavailable ({type(exc).__name__})"
+    finally:
+        if wait:
+            wait.close()
+        db.session.remove()
+    return "ok"
 
 
 def _scraper_refused() -> Optional[tuple[Response, int]]:

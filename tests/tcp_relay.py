@@ -3,7 +3,9 @@
 The database server is shared by the whole test run, so an outage is made
 between Balancer and it: ``cut()`` resets every relayed connection and stops
 listening (new connections are refused, as from a stopped server); ``mend()``
-listens again on the same port.
+listens again on the same port. ``freeze()`` is a partition instead: nothing passes
+either way and new connections are taken in but never answered, until ``thaw()``
+delivers what was held back.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ class TcpRelay:
         self._conns: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def __enter__(self) -> "TcpRelay":
         self.mend()
@@ -43,8 +47,16 @@ class TcpRelay:
         self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         self._thread.start()
 
+    def freeze(self) -> None:
+        """Let nothing through, and answer no new connection, until ``thaw()``."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def cut(self) -> None:
         """Refuse new connections and reset the open ones."""
+        self.thaw()  # the threads held by a freeze see the cut and end
         with self._lock:  # a connection being made now either is in _conns or sees the cut
             listener, self._listener = self._listener, None
             conns, self._conns = self._conns, []
@@ -74,6 +86,7 @@ class TcpRelay:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed by cut()
+            self._flowing.wait()  # frozen: taken in by the kernel, never answered
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -89,14 +102,14 @@ class TcpRelay:
                 self._conns += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         socks = [a, b]
         try:
             while True:
-                readable, _, _ = select.select(socks, [], [], 60)
-                if not readable:
-                    continue
+                self._flowing.wait()
+                readable, _, _ = select.select(socks, [], [], 1)
+                if not readable or not self._flowing.is_set():
+                    continue  # frozen meanwhile: what arrived waits in the kernel
                 for s in readable:
                     data = s.recv(65536)
                     if not data:

@@ -16,7 +16,7 @@ import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, database_kind
 from tests.fake_upstream import make_key
 from tests.tcp_relay import TcpRelay
 
@@ -65,10 +65,10 @@ class Outage:
             self.end()
 
 
-def readyz_statuses(url: str, n: int = 4) -> list[dict]:
+def readyz_statuses(url: str, n: int = 4, timeout: float = 20) -> list[dict]:
     out = []
     for _ in range(n):
-        resp = requests.get(f"{url}/readyz", timeout=20, headers={"Connection": "close"})
+        resp = requests.get(f"{url}/readyz", timeout=timeout, headers={"Connection": "close"})
         out.append({"code": resp.status_code, **resp.json()})
     return out
 
@@ -144,6 +144,76 @@ def test_a_database_outage_under_load(start, database_url, upstream):
         assert logged + dropped == sent, (logged, dropped, sent)
     finally:
         outage.close()
+
+
+def logged_chats(database_url: str) -> int:
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT COUNT(*) FROM request_logs "
+                                     "WHERE route = 'chat.completions'")).scalar()
+    engine.dispose()
+    return count
+
+
+@pytest.mark.skipif(database_kind() == "sqlite", reason="SQLite has no connection to lose")
+def test_a_database_that_stops_answering(start, database_url, upstream):
+    """A partition: the server neither answers nor resets the connections, and new ones are
+    taken in but never greeted. /readyz still answers at once (degraded, still in
+    rotation), requests are served, and once the partition heals every record is written."""
+    outage = Outage(database_url)
+    try:
+        # A short read timeout: MariaDB's connections give up on the silent server (and
+        # its greeting) and are made anew; PostgreSQL's wait, as the loopback answers
+        # their keepalives, and go on where they were.
+        live = start([make_key("dbsilent", i) for i in range(2)], DATABASE_URL=outage.url,
+                     DATABASE_READ_TIMEOUT="2")
+        session = requests.Session()
+        sent = failed = 0
+
+        def burst(n: int) -> None:
+            nonlocal sent, failed
+            for _ in range(n):
+                resp = session.post(f"{live.url}/v1/chat/completions", json=CHAT, headers=AUTH,
+                                    timeout=30)
+                sent += 1
+                failed += resp.status_code != 200
+
+        burst(20)
+        # Written before the partition: no write is in flight when it begins (a commit
+        # cut off before its answer could not be told from one never made).
+        wait_for(lambda: logged_chats(database_url) == sent, 20)
+        outage.relay.freeze()
+        burst(20)
+        during = readyz_statuses(live.url, timeout=5)
+        time.sleep(3)  # past the read timeout: MariaDB's flush has failed by now
+        burst(20)
+        during += readyz_statuses(live.url, timeout=5)
+        outage.relay.thaw()
+        deadline = time.monotonic() + 40
+        while not all(r["status"] == "ready" for r in readyz_statuses(live.url)):
+            assert time.monotonic() < deadline, live.log()[-3000:]
+            time.sleep(0.5)
+        burst(20)
+        wait_for(lambda: logged_chats(database_url) >= sent, 20)
+        time.sleep(1.5)  # a few more flush rounds: nothing is written twice
+        logged = logged_chats(database_url)
+        dropped = metric(live.url, "balancer_telemetry_dropped_records")
+        live.stop()
+
+        assert failed == 0, f"{failed} of {sent} requests failed while the database was silent"
+        assert all(r["code"] == 200 and r["status"] == "degraded" for r in during), during
+        assert all(r["checks"]["database"].startswith("unavailable") for r in during), during
+        assert dropped == 0
+        assert logged == sent, (logged, sent)
+    finally:
+        outage.close()
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def test_a_balancer_started_while_the_database_is_away_waits_for_it(live_env, database_url,
