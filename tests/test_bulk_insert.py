@@ -1,16 +1,20 @@
-"""The request log's rows, written through the driver's executemany, read back as
-SQLAlchemy's own INSERT would have stored them, on every database."""
+"""The request log's rows, written through the driver (many rows per statement, or
+PostgreSQL's COPY), read back as SQLAlchemy's own INSERT would have stored them, on every
+database; and the driver's errors reach the flusher as SQLAlchemy's."""
 from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
+from balancer.background import database_away
 from balancer.extensions import db
 from balancer.models import RequestLog
 from balancer.models.bulk import insert_many, statement_sizes
 from balancer.telemetry import flusher
 from balancer.telemetry.record import RequestRecord
+from tests.conftest import database_kind
 
 RECORDS = [
     RequestRecord(at=1_765_000_000.123456, api_format="openai", route="chat.completions",
@@ -79,3 +83,37 @@ def test_a_batch_goes_in_statements_of_a_few_sizes_whatever_its_length():
         assert sum(parts) == n and len(parts) <= n // 32 + 5
         sizes.update(parts)
     assert sizes == {32, 16, 8, 4, 2, 1}  # the driver keeps six statements, not hundreds
+
+
+def test_a_row_the_database_refuses_is_the_rows_fault_not_the_databases(app):
+    """The flusher sets such a row aside and writes the rest (``database_away``: False)."""
+    with app.app_context():
+        with pytest.raises(Exception) as err:
+            insert_many(db.session, RequestLog.__table__, flusher.LOG_COLUMNS,
+                        [flusher.log_values(RequestRecord(at=time.time(), api_format="openai",
+                                                          route="big", tokens_in=2 ** 63))])
+        assert isinstance(err.value, (sa.exc.DataError, OverflowError)), err.value
+        assert not database_away(err.value)
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLog)) == 0
+
+
+@pytest.mark.skipif(database_kind() != "postgresql", reason="PostgreSQL's COPY")
+def test_a_connection_lost_during_copy_is_an_operational_error_and_leaves_the_pool(app):
+    """The flusher keeps the batch for a later round (the database is away), and the
+    next write gets a new connection rather than the dead one."""
+    rows = [flusher.log_values(RequestRecord(at=time.time(), api_format="openai", route="lost",
+                                                   status=200))]
+    with app.app_context():
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        other = sa.create_engine(db.engine.url)
+        with other.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+        with pytest.raises(sa.exc.OperationalError) as err:
+            insert_many(db.session, RequestLog.__table__, flusher.LOG_COLUMNS, rows)
+        assert err.value.connection_invalidated and database_away(err.value)
+        db.session.rollback()
+        insert_many(db.session, RequestLog.__table__, flusher.LOG_COLUMNS, rows)
+        db.session.commit()
+        assert db.session.scalars(sa.select(RequestLog.route)).all() == ["lost"]

@@ -22,10 +22,8 @@ class _Plan:
     #: (position in a row, the column type's processing on this database), for the
     #: columns that have any (dates on SQLite and MariaDB, say); most have none.
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
-    #: for a driver that takes named parameters: the names, in the order of a row.
-    names: tuple[str, ...] | None
-    #: for a driver that takes parameters by position: the statement up to its VALUES,
-    #: and one row's group of placeholders, to repeat for several rows.
+    #: the statement up to its VALUES, and one row's group of placeholders, to repeat
+    #: for several rows (the driver takes parameters by position)
     head: str = ""
     group: str = ""
 
@@ -45,9 +43,8 @@ def insert_many(session: Session, table: sa.Table, columns: tuple[str, ...],
     passes each value through its type in Python, and the driver then runs one statement
     per row (SQLite's gives the lock up and takes it back around each). Here the statement
     is compiled once per database, only the columns whose type does something there are
-    processed, and the rows go in a few statements of many rows each (for a driver that
-    takes named parameters, in its executemany: PostgreSQL's sends them in one pipeline).
-    Errors are SQLAlchemy's, as for any statement.
+    processed, and the rows go in a few statements of many rows each (on PostgreSQL, in
+    one COPY). Errors are SQLAlchemy's, as for any statement.
     """
     if not rows:
         return
@@ -61,14 +58,41 @@ def insert_many(session: Session, table: sa.Table, columns: tuple[str, ...],
                 values[i] = process(values[i])
             processed.append(values)
         rows = processed
-    if plan.names is not None:
-        connection.exec_driver_sql(plan.sql, [dict(zip(plan.names, row)) for row in rows])
+    if connection.dialect.driver == "psycopg":
+        _copy(connection, table, columns, rows)
         return
     start = 0
     for size in statement_sizes(len(rows), MAX_PARAMETERS // len(columns)):
         chunk = rows[start:start + size]
         start += size
         connection.exec_driver_sql(plan.many(size), tuple(value for row in chunk for value in row))
+
+
+def _copy(connection: sa.Connection, table: sa.Table, columns: tuple[str, ...],
+          rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: the rows through COPY, which psycopg feeds row after row in C.
+
+    Its executemany, pipelined as it is, still runs a round of Python per row, and a
+    statement of many rows is parsed anew at each call (psycopg keeps none of more than
+    50 parameters parsed): COPY takes half the time of either. Its errors are raised as
+    SQLAlchemy raises any driver's (a row's DataError, a lost connection's
+    OperationalError, the connection dropped from the pool then).
+    """
+    quote = connection.dialect.identifier_preparer
+    sql = (f"COPY {quote.format_table(table)} "
+           f"({', '.join(quote.format_column(table.c[name]) for name in columns)}) FROM STDIN")
+    raw = connection.connection  # the pool's proxy of psycopg's connection
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except driver_error as exc:
+        gone = connection.dialect.is_disconnect(exc, raw, None)
+        if gone:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, None, exc, driver_error, dialect=connection.dialect,
+                                         connection_invalidated=gone) from exc
 
 
 def statement_sizes(n: int, most: int) -> list[int]:
@@ -99,7 +123,9 @@ def _plan(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Pl
         if process is not None:
             processors.append((i, process))
     if not compiled.positional:
-        return _Plan(compiled.string, tuple(processors), names=columns)
+        # PostgreSQL's psycopg, the one driver of the three that takes named parameters,
+        # is given the rows through COPY instead (``_copy``).
+        return _Plan(compiled.string, tuple(processors))
     # The driver reads parameters by position: they must come in the statement's order.
     order = tuple(compiled.positiontup or ())
     if order != columns:
@@ -107,4 +133,4 @@ def _plan(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Pl
     head, values, group = compiled.string.rpartition(" VALUES ")
     if not values or not group.startswith("(") or not group.endswith(")"):
         raise ValueError(f"{table.name}: an INSERT of an unexpected form: {compiled.string}")
-    return _Plan(compiled.string, tuple(processors), names=None, head=head + values, group=group)
+    return _Plan(compiled.string, tuple(processors), head=head + values, group=group)
