@@ -113,6 +113,17 @@ def keys_list(env: dict) -> list[dict]:
     return json.loads(out.stdout)
 
 
+def logged_chats(database_url: str) -> int:
+    """Chat completions in the request log, read as anyone would read the database."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM request_logs "
+                                 "WHERE route = 'chat.completions'")).scalar()
+    engine.dispose()
+    return n
+
+
 def migrated_app(env: dict):
     """An app on ``env["DATABASE_URL"]``, after dropping every table there and migrating afresh.
 

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TOKEN, database_kind
 from tests.fake_upstream import make_key
+from tests.live import logged_chats
 from tests.tcp_relay import TcpRelay
 
 pytestmark = pytest.mark.e2e
@@ -73,6 +73,22 @@ def readyz_statuses(url: str, n: int = 4, timeout: float = 20) -> list[dict]:
     return out
 
 
+class Traffic:
+    """Chat completions sent one after another on one connection, counted."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.sent = self.failed = 0
+
+    def burst(self, n: int) -> None:
+        for _ in range(n):
+            resp = self.session.post(f"{self.url}/v1/chat/completions", json=CHAT,
+                                     headers=AUTH, timeout=30)
+            self.sent += 1
+            self.failed += resp.status_code != 200
+
+
 def metric(url: str, name: str) -> float:
     text = requests.get(f"{url}/metrics", timeout=10).text
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
@@ -84,17 +100,8 @@ def test_a_database_outage_under_load(start, database_url, upstream):
     try:
         live = start([make_key("dbfault", i) for i in range(4)], DATABASE_URL=outage.url,
                      TELEMETRY_BUFFER_RECORDS=str(BUFFER))
-        session = requests.Session()
-        sent = failed = 0
-
-        def burst(n: int) -> None:
-            nonlocal sent, failed
-            for _ in range(n):
-                resp = session.post(f"{live.url}/v1/chat/completions", json=CHAT, headers=AUTH,
-                                    timeout=30)
-                sent += 1
-                failed += resp.status_code != 200
-
+        traffic = Traffic(live.url)
+        burst, session = traffic.burst, traffic.session
         burst(40)
         outage.begin()
         ends = time.monotonic() + OUTAGE
@@ -108,7 +115,7 @@ def test_a_database_outage_under_load(start, database_url, upstream):
                     seen_down.append({"code": resp.status_code, **resp.json()})
                 seen_down += readyz_statuses(live.url)
             time.sleep(0.1)
-        during = sent
+        during = traffic.sent
         outage.end()
 
         deadline = time.monotonic() + 40
@@ -123,18 +130,15 @@ def test_a_database_outage_under_load(start, database_url, upstream):
         dropped = metric(live.url, "balancer_telemetry_dropped_records")
         live.stop()
 
-        assert failed == 0, f"{failed} of {sent} requests failed while the database was away"
+        sent = traffic.sent
+        assert traffic.failed == 0, f"{traffic.failed} of {sent} failed while the database was away"
         assert all(r["code"] == 200 for r in seen_down)  # still in rotation
         assert any(r["status"] == "degraded" for r in seen_down), (seen_down, live.log()[-3000:])
         assert any(r["checks"]["database"] != "ok" or "telemetry" in r["checks"]
                    for r in seen_down), seen_down
         assert all(r["status"] == "ready" for r in recovered), recovered
 
-        engine = sa.create_engine(database_url)
-        with engine.connect() as conn:
-            logged = conn.execute(sa.text("SELECT COUNT(*) FROM request_logs "
-                                          "WHERE route = 'chat.completions'")).scalar()
-        engine.dispose()
+        logged = logged_chats(database_url)
         # More was sent during the outage than two workers may hold (each its buffer, and a
         # flush's batch that was drained from it just before the cut and waits with the
         # database): the oldest were dropped and counted; everything else reached the
@@ -144,15 +148,6 @@ def test_a_database_outage_under_load(start, database_url, upstream):
         assert logged + dropped == sent, (logged, dropped, sent)
     finally:
         outage.close()
-
-
-def logged_chats(database_url: str) -> int:
-    engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        count = conn.execute(sa.text("SELECT COUNT(*) FROM request_logs "
-                                     "WHERE route = 'chat.completions'")).scalar()
-    engine.dispose()
-    return count
 
 
 @pytest.mark.skipif(database_kind() == "sqlite", reason="SQLite has no connection to lose")
@@ -167,21 +162,12 @@ def test_a_database_that_stops_answering(start, database_url, upstream):
         # their keepalives, and go on where they were.
         live = start([make_key("dbsilent", i) for i in range(2)], DATABASE_URL=outage.url,
                      DATABASE_READ_TIMEOUT="2")
-        session = requests.Session()
-        sent = failed = 0
-
-        def burst(n: int) -> None:
-            nonlocal sent, failed
-            for _ in range(n):
-                resp = session.post(f"{live.url}/v1/chat/completions", json=CHAT, headers=AUTH,
-                                    timeout=30)
-                sent += 1
-                failed += resp.status_code != 200
-
+        traffic = Traffic(live.url)
+        burst = traffic.burst
         burst(20)
         # Written before the partition: no write is in flight when it begins (a commit
         # cut off before its answer could not be told from one never made).
-        wait_for(lambda: logged_chats(database_url) == sent, 20)
+        wait_for(lambda: logged_chats(database_url) == traffic.sent, 20)
         outage.relay.freeze()
         burst(20)
         during = readyz_statuses(live.url, timeout=5)
@@ -194,13 +180,14 @@ def test_a_database_that_stops_answering(start, database_url, upstream):
             assert time.monotonic() < deadline, live.log()[-3000:]
             time.sleep(0.5)
         burst(20)
-        wait_for(lambda: logged_chats(database_url) >= sent, 20)
+        wait_for(lambda: logged_chats(database_url) >= traffic.sent, 20)
         time.sleep(1.5)  # a few more flush rounds: nothing is written twice
         logged = logged_chats(database_url)
         dropped = metric(live.url, "balancer_telemetry_dropped_records")
         live.stop()
 
-        assert failed == 0, f"{failed} of {sent} requests failed while the database was silent"
+        sent = traffic.sent
+        assert traffic.failed == 0, f"{traffic.failed} of {sent} failed while the database was silent"
         assert all(r["code"] == 200 and r["status"] == "degraded" for r in during), during
         assert all(r["checks"]["database"].startswith("unavailable") for r in during), during
         assert dropped == 0

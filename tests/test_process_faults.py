@@ -9,10 +9,10 @@ import time
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from tests.conftest import TOKEN
 from tests.fake_upstream import make_key
+from tests.live import logged_chats
 
 pytestmark = pytest.mark.e2e
 
@@ -20,15 +20,6 @@ CHAT = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "k
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 #: the flusher's interval (background.FLUSH_INTERVAL) and room for one flush to run
 LOSS_WINDOW = 0.5 + 0.5
-
-
-def logged(database_url: str) -> int:
-    engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        n = conn.execute(sa.text("SELECT COUNT(*) FROM request_logs "
-                                 "WHERE route = 'chat.completions'")).scalar()
-    engine.dispose()
-    return n
 
 
 def test_kill_9_of_a_worker_loses_at_most_one_flush_interval(start, upstream, database_url):
@@ -75,7 +66,7 @@ def test_kill_9_of_a_worker_loses_at_most_one_flush_interval(start, upstream, da
     assert len(replaced) == 2 and victim not in replaced
     after = [t for t in answered if t > killed_at + 1.0]
     assert after, "no request was answered after the kill"
-    lost = len(answered) - logged(database_url)
+    lost = len(answered) - logged_chats(database_url)
     at_risk = sum(1 for t in answered if killed_at - LOSS_WINDOW <= t <= killed_at)
     assert 0 <= lost <= at_risk, (lost, at_risk, len(answered))
     # Only requests in flight on the killed worker can fail.
@@ -92,7 +83,7 @@ def test_sigterm_to_the_master_flushes_everything_and_a_restart_keeps_key_states
         assert session.post(f"{live.url}/v1/chat/completions", json=CHAT, headers=AUTH,
                             timeout=10).status_code == 200
     assert live.stop() == 0
-    assert logged(database_url) == 50  # nothing was waiting for its flush interval
+    assert logged_chats(database_url) == 50  # nothing was waiting for its flush interval
     again = start(keys)
     upstream.reset()
     for _ in range(6):
