@@ -61,7 +61,7 @@ def test_nothing_is_written_for_no_rows(app):
 
 
 def test_more_rows_than_one_statement_carries_all_arrive_in_their_order(app):
-    n = 181  # in statements of 32, 32, 32, 32, 32, 16, 4 and 1 rows on SQLite and MariaDB
+    n = 181  # on SQLite in statements of 32, 32, 32, 32, 32, 16, 4 and 1 rows
     records = [RequestRecord(at=1_765_000_000 + i, api_format="openai", route="many",
                              status=200, latency_ms=i) for i in range(n)]
     with app.app_context():

@@ -22,8 +22,10 @@ class _Plan:
     #: (position in a row, the column type's processing on this database), for the
     #: columns that have any (dates on SQLite and MariaDB, say); most have none.
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
-    #: the statement up to its VALUES, and one row's group of placeholders, to repeat
-    #: for several rows (the driver takes parameters by position)
+    #: for a driver that takes named parameters: the names, in the order of a row.
+    names: tuple[str, ...] | None
+    #: for a driver that takes parameters by position: the statement up to its VALUES,
+    #: and one row's group of placeholders, to repeat for several rows.
     head: str = ""
     group: str = ""
 
@@ -43,8 +45,10 @@ def insert_many(session: Session, table: sa.Table, columns: tuple[str, ...],
     passes each value through its type in Python, and the driver then runs one statement
     per row (SQLite's gives the lock up and takes it back around each). Here the statement
     is compiled once per database, only the columns whose type does something there are
-    processed, and the rows go in a few statements of many rows each (on PostgreSQL, in
-    one COPY). Errors are SQLAlchemy's, as for any statement.
+    processed, and the rows go in a few statements of many rows each: by the driver's
+    executemany where it takes named parameters (PyMySQL makes an INSERT's rows one
+    statement of many itself), in one COPY on PostgreSQL. Errors are SQLAlchemy's, as for
+    any statement.
     """
     if not rows:
         return
@@ -60,6 +64,9 @@ def insert_many(session: Session, table: sa.Table, columns: tuple[str, ...],
         rows = processed
     if connection.dialect.driver == "psycopg":
         _copy(connection, table, columns, rows)
+        return
+    if plan.names is not None:
+        connection.exec_driver_sql(plan.sql, [dict(zip(plan.names, row)) for row in rows])
         return
     start = 0
     for size in statement_sizes(len(rows), MAX_PARAMETERS // len(columns)):
@@ -123,9 +130,7 @@ def _plan(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Pl
         if process is not None:
             processors.append((i, process))
     if not compiled.positional:
-        # PostgreSQL's psycopg, the one driver of the three that takes named parameters,
-        # is given the rows through COPY instead (``_copy``).
-        return _Plan(compiled.string, tuple(processors))
+        return _Plan(compiled.string, tuple(processors), names=columns)
     # The driver reads parameters by position: they must come in the statement's order.
     order = tuple(compiled.positiontup or ())
     if order != columns:
@@ -133,4 +138,4 @@ def _plan(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Pl
     head, values, group = compiled.string.rpartition(" VALUES ")
     if not values or not group.startswith("(") or not group.endswith(")"):
         raise ValueError(f"{table.name}: an INSERT of an unexpected form: {compiled.string}")
-    return _Plan(compiled.string, tuple(processors), head=head + values, group=group)
+    return _Plan(compiled.string, tuple(processors), names=None, head=head + values, group=group)
