@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from balancer.config import under_gevent
+from balancer.engine_options import under_gevent
 from balancer.extensions import db, sqlite_pragmas
 
 T = TypeVar("T")
@@ -33,7 +33,7 @@ T = TypeVar("T")
 SWITCH_INTERVAL = 0.0001
 
 #: How long a write in the thread waits for SQLite's lock (another worker's write, a
-#: backup). The loop keeps the short busy timeout (config.engine_options); here
+#: backup). The loop keeps the short busy timeout (balancer.engine_options); here
 #: waiting stops no request, so a lock of a few seconds is waited out rather than
 #: failed and retried. Bounded, so that a graceful stop is not held up long.
 SQLITE_BUSY_TIMEOUT = 5.0

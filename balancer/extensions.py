@@ -30,7 +30,7 @@ def sqlite_pragmas(engine: sa.Engine) -> None:
 
     WAL lets the proxy's readers go on while the flusher writes. The busy
     timeout (how long a writer waits for another) is the driver's ``timeout``,
-    set in ``config.engine_options``.
+    set in ``balancer.engine_options``.
     """
     if engine.dialect.name != "sqlite":
         return

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from balancer.config import under_gevent
+from balancer.engine_options import under_gevent
 from balancer.extensions import db
 from balancer.forwarded import in_networks
 from balancer.proxy.auth import bearer_token

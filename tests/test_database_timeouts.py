@@ -10,7 +10,8 @@ import socket
 import pytest
 import sqlalchemy as sa
 
-from balancer.config import Config, engine_options
+from balancer.config import Config
+from balancer.engine_options import engine_options
 
 
 @pytest.fixture
